@@ -1,0 +1,91 @@
+"""The `cordial` command. Each feature module contributes its commands here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from ivr.config import ConfigError, settings_markdown
+from ivr.runtime import Runtime, build_runtime
+
+
+class CliContext:
+    """Lazily built runtime shared by the commands of one invocation."""
+
+    def __init__(self) -> None:
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            try:
+                self._runtime = build_runtime()
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._runtime
+
+
+pass_cli = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def emit_json(payload: Any) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """Cordial: polite, compliant collections calling."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.ensure_object(CliContext)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@pass_cli
+def db_upgrade(cli: CliContext) -> None:
+    """Apply all migrations (the first run of any command does this by itself)."""
+    from ivr.db import current_revision
+
+    click.echo(f"database at revision {current_revision(cli.runtime.db.engine)}")
+
+
+@main.command("config")
+@click.option("--markdown", is_flag=True, help="Print the settings table as Markdown (for the README).")
+@click.option("--json", "as_json", is_flag=True)
+def config_cmd(markdown: bool, as_json: bool) -> None:
+    """Show every setting, its default and meaning."""
+    from ivr.config import SETTINGS
+
+    if markdown:
+        click.echo(settings_markdown())
+    elif as_json:
+        emit_json([s.__dict__ for s in SETTINGS])
+    else:
+        for s in SETTINGS:
+            click.echo(f"{s.name:28} {s.default or '(empty)'}\n    {s.meaning}")
+
+
+def _register() -> None:
+    # Feature modules add their commands here, one line each.
+    from ivr.portfolio.cli import register as portfolio
+
+    for register in (portfolio,):
+        register(main)
+
+
+_register()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Personal documents (CPF, SSN): validation and masking."""
+
+from __future__ import annotations
+
+from stdnum.br import cpf as stdnum_cpf
+from stdnum.exceptions import ValidationError
+
+
+def digits_only(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def validate_cpf(text: str) -> str:
+    """Return the CPF's 11 digits, or raise ValueError saying what is wrong."""
+    try:
+        return stdnum_cpf.validate(text)
+    except ValidationError as exc:
+        raise ValueError(f"not a valid CPF ({exc.message.lower().rstrip('.')}); expected 11 digits with correct check digits") from None
+
+
+def validate_ssn(text: str) -> str:
+    digits = digits_only(text)
+    if len(digits) != 9 or digits[:3] in {"000", "666"} or digits[0] == "9" or digits[3:5] == "00" or digits[5:] == "0000":
+        raise ValueError("not a valid SSN; expected 9 digits such as 123-45-6789")
+    return digits
+
+
+def mask_document(kind: str, digits: str) -> str:
+    """Show only what a person needs to recognise the document."""
+    if kind == "cpf" and len(digits) == 11:
+        return f"***.{digits[3:6]}.***-**"
+    if kind == "ssn" and len(digits) == 9:
+        return f"***-**-{digits[5:]}"
+    return "*" * max(len(digits) - 2, 0) + digits[-2:]
