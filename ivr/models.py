@@ -102,6 +102,7 @@ class DebtStatus(enum.StrEnum):
 
 class AttemptState(enum.StrEnum):
     CLAIMED = "claimed"  # row exists, carrier not yet asked
+    DIALING = "dialing"  # a worker is asking the carrier right now
     QUEUED = "queued"
     RINGING = "ringing"
     IN_PROGRESS = "in-progress"
@@ -133,7 +134,7 @@ class Creditor(Base):
 
 class Debtor(Base):
     __tablename__ = "debtor"
-    __table_args__ = (Index("ix_debtor_dial_queue", "next_call_at", "dial_priority"),)
+    __table_args__ = (Index("ix_debtor_dial_queue", "dial_priority", "next_call_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
@@ -152,8 +153,9 @@ class Debtor(Base):
     preferred_end: Mapped[time | None] = mapped_column(Time)
     preferred_channel: Mapped[str] = mapped_column(String(10), default="sms")  # sms | whatsapp
     # The dialer's queue: when the rules next allow a call (None = nothing to call
-    # about), and how urgent it is (higher first). Kept current by the dialer and the
-    # importer so that candidate selection is one index range scan.
+    # about), and how urgent it is: a bucket 0..9, higher first. Kept current by the
+    # dialer and the importer so that candidate selection is one index range scan
+    # per bucket, whatever the size of the portfolio.
     next_call_at: Mapped[datetime | None] = mapped_column()
     dial_priority: Mapped[int] = mapped_column(Integer, default=0)
     voice_opt_out_at: Mapped[datetime | None] = mapped_column()

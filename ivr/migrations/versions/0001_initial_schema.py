@@ -82,7 +82,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('external_id', name=op.f('uq_debtor_external_id'))
     )
     with op.batch_alter_table('debtor', schema=None) as batch_op:
-        batch_op.create_index('ix_debtor_dial_queue', ['next_call_at', 'dial_priority'], unique=False)
+        batch_op.create_index('ix_debtor_dial_queue', ['dial_priority', 'next_call_at'], unique=False)
 
     op.create_table('holiday',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -1,0 +1,1 @@
+"""The dialer: plans, claims, paces and places calls; one or many workers."""

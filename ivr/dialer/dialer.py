@@ -1,0 +1,412 @@
+"""One dialer worker's tick: reconcile, claim, place.
+
+Any number of workers may run against one database. The claim is one
+transaction: due candidates are selected (locked with SKIP LOCKED on
+PostgreSQL), the rules decide, allowed ones become attempt rows (the database
+refuses a second active attempt per debtor), and every candidate's place in
+the queue moves to when the rules next allow it. Placing a call then takes a
+lease on the attempt (claimed -> dialing, re-checking opt-out, pause and debt
+status in the same UPDATE) and asks the carrier with the attempt's idempotency
+key. A worker killed anywhere leaves rows the next tick of any worker
+reconciles with the carrier.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ivr.db import is_postgres
+from ivr.dialer.queue import Candidate, due_callbacks, due_debtors
+from ivr.models import (
+    Attempt,
+    AttemptState,
+    Callback,
+    Campaign,
+    ContactEvent,
+    Debt,
+    Debtor,
+    Phone,
+)
+from ivr.runtime import Runtime
+from ivr.telephony.carrier import CallInfo, CallRequest, Carrier, CarrierError
+
+log = logging.getLogger(__name__)
+
+# A claimed attempt not yet placed after this long belongs to a dead worker.
+PLACE_LEASE = timedelta(minutes=5)
+# A placed call with no terminal status after this long is asked about.
+STALE_CALL = timedelta(minutes=20)
+# Earliest re-evaluation of a debtor just called.
+MIN_REQUEUE = timedelta(minutes=5)
+
+CARRIER_TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the rules say about one candidate at one instant."""
+
+    candidate: Candidate
+    allowed: bool
+    next_allowed_at: datetime | None
+    phone_id: int | None = None
+    debt_id: int | None = None
+    campaign_id: int | None = None
+    rule_ids: tuple[str, ...] = ()
+
+
+Evaluator = Callable[[Session, list[Candidate], datetime], list[Verdict]]
+
+
+@dataclass
+class TickReport:
+    reconciled: int = 0
+    considered: int = 0
+    claimed: int = 0
+    placed: int = 0
+    not_placed: int = 0
+    blocked: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Claim:
+    attempt_id: int
+    debtor_id: int
+    campaign_id: int
+    to: str
+    caller_id: str
+    idempotency_key: str
+    created_at: datetime
+    record: bool
+
+
+class Dialer:
+    def __init__(
+        self,
+        runtime: Runtime,
+        carrier: Carrier,
+        evaluate: Evaluator,
+        worker_id: str | None = None,
+        batch: int | None = None,
+        tick_seconds: float | None = None,
+        pace: Callable[[float], None] = time.sleep,
+        record_call: Callable[[Session, int], bool] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.carrier = carrier
+        self.evaluate = evaluate
+        self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:8]}"
+        self.batch = batch or runtime.config.get_int("CORDIAL_DIALER_BATCH")
+        self.tick_seconds = tick_seconds or runtime.config.get_float("CORDIAL_DIALER_TICK_SECONDS")
+        self.pace = pace
+        self.record_call = record_call or (lambda _session, _debtor_id: False)
+        base = runtime.config.get("CORDIAL_PUBLIC_BASE_URL").rstrip("/")
+        self.answer_url = base + "/voice/answer?attempt={id}"
+        self.status_url = base + "/voice/status?attempt={id}"
+
+    # -- the tick -----------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        report = TickReport()
+        report.reconciled = self.reconcile()
+        claims = self.claim(report)
+        self.place(claims, report)
+        return report
+
+    # -- claim ----------------------------------------------------------------
+
+    def claim(self, report: TickReport | None = None) -> list[Claim]:
+        report = report or TickReport()
+        now = self.runtime.clock.now()
+        with self.runtime.db.session() as session:
+            candidates = due_callbacks(session, now, self.batch)
+            taken = {c.debtor_id for c in candidates}
+            candidates += due_debtors(session, now, self.batch - len(candidates), exclude=taken)
+            report.considered = len(candidates)
+            if not candidates:
+                return []
+            verdicts = self.evaluate(session, candidates, now)
+            budgets = self._budgets(session, {v.campaign_id for v in verdicts if v.allowed and v.campaign_id})
+            chosen: list[Verdict] = []
+            for verdict in verdicts:
+                if verdict.allowed and budgets.get(verdict.campaign_id, 0) > 0:
+                    budgets[verdict.campaign_id] -= 1
+                    chosen.append(verdict)
+                elif not verdict.allowed:
+                    for rule in verdict.rule_ids:
+                        report.blocked[rule] = report.blocked.get(rule, 0) + 1
+            claims = self._insert_attempts(session, chosen, now)
+            claimed_debtors = {c.debtor_id for c in claims}
+            self._requeue(session, verdicts, claimed_debtors, now)
+            report.claimed = len(claims)
+            return claims
+
+    def _budgets(self, session: Session, campaign_ids: set[int]) -> dict[int, int]:
+        """How many new calls each campaign may start this tick (pace and concurrency).
+
+        The campaign rows are locked so that workers claiming at once share one budget.
+        """
+        if not campaign_ids:
+            return {}
+        query = select(Campaign).where(Campaign.id.in_(campaign_ids), Campaign.status == "running")
+        if is_postgres(session.get_bind()):
+            query = query.with_for_update()
+        campaigns = session.scalars(query).all()
+        active = dict(
+            session.execute(
+                select(Attempt.campaign_id, func.count())
+                .where(Attempt.active.is_(True), Attempt.campaign_id.in_(campaign_ids))
+                .group_by(Attempt.campaign_id)
+            ).tuples()
+        )
+        return {
+            c.id: max(0, min(c.max_concurrent - active.get(c.id, 0),
+                             math.ceil(c.calls_per_second * self.tick_seconds)))
+            for c in campaigns
+        }
+
+    def _insert_attempts(self, session: Session, chosen: list[Verdict], now: datetime) -> list[Claim]:
+        if not chosen:
+            return []
+        rows: list[dict[str, Any]] = [
+            {
+                "debtor_id": v.candidate.debtor_id,
+                "phone_id": v.phone_id,
+                "debt_id": v.debt_id,
+                "campaign_id": v.campaign_id,
+                "callback_id": v.candidate.callback_id,
+                "state": AttemptState.CLAIMED.value,
+                "active": True,
+                "idempotency_key": uuid.uuid4().hex,
+                "worker": self.worker_id,
+                "created_at": now,
+            }
+            for v in chosen
+        ]
+        dialect = postgresql if is_postgres(session.get_bind()) else sqlite
+        # The partial unique index is the last word on "one live call per debtor":
+        # a debtor another worker claimed meanwhile is skipped, not an error.
+        statement = (
+            dialect.insert(Attempt)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["debtor_id"], index_where=Attempt.active.is_(True))
+            .returning(Attempt.id, Attempt.debtor_id, Attempt.phone_id, Attempt.campaign_id,
+                       Attempt.idempotency_key, Attempt.callback_id)
+        )
+        inserted = session.execute(statement).all()
+        if not inserted:
+            return []
+        phones = dict(session.execute(select(Phone.id, Phone.number).where(
+            Phone.id.in_({r.phone_id for r in inserted}))).tuples())
+        caller_ids = dict(session.execute(select(Campaign.id, Campaign.caller_id).where(
+            Campaign.id.in_({r.campaign_id for r in inserted}))).tuples())
+        callback_ids = [r.callback_id for r in inserted if r.callback_id]
+        if callback_ids:
+            session.execute(update(Callback).where(Callback.id.in_(callback_ids)).values(status="dialing"))
+        session.execute(
+            ContactEvent.__table__.insert(),
+            [
+                {"debtor_id": r.debtor_id, "attempt_id": r.id, "phone_id": r.phone_id, "kind": "attempt.claimed",
+                 "channel": "voice", "actor": self.worker_id, "occurred_at": now,
+                 "data": {"campaign_id": r.campaign_id, "callback_id": r.callback_id}}
+                for r in inserted
+            ],
+        )
+        return [
+            Claim(attempt_id=r.id, debtor_id=r.debtor_id, campaign_id=r.campaign_id, to=phones[r.phone_id],
+                  caller_id=caller_ids[r.campaign_id], idempotency_key=r.idempotency_key, created_at=now,
+                  record=self.record_call(session, r.debtor_id))
+            for r in inserted
+        ]
+
+    def _requeue(self, session: Session, verdicts: list[Verdict], claimed: set[int], now: datetime) -> None:
+        """Move every considered debtor to when the rules next allow a call."""
+        by_time: dict[datetime | None, list[int]] = {}
+        missed_callbacks: list[int] = []
+        for v in verdicts:
+            debtor_id = v.candidate.debtor_id
+            if debtor_id in claimed:
+                when: datetime | None = now + MIN_REQUEUE
+            elif v.allowed:
+                when = now + timedelta(seconds=self.tick_seconds)  # over budget: next tick
+            else:
+                when = v.next_allowed_at
+                if v.candidate.callback_id:
+                    missed_callbacks.append(v.candidate.callback_id)
+            by_time.setdefault(when, []).append(debtor_id)
+        for when, ids in by_time.items():
+            session.execute(update(Debtor).where(Debtor.id.in_(ids)).values(next_call_at=when))
+        if missed_callbacks:
+            session.execute(update(Callback).where(Callback.id.in_(missed_callbacks)).values(status="missed"))
+
+    # -- place ----------------------------------------------------------------
+
+    def place(self, claims: list[Claim], report: TickReport | None = None) -> None:
+        report = report or TickReport()
+        spacing: dict[int, float] = {}
+        if claims:
+            with self.runtime.db.session() as session:
+                spacing = {c.id: 1.0 / max(c.calls_per_second, 0.001) for c in session.scalars(
+                    select(Campaign).where(Campaign.id.in_({c.campaign_id for c in claims})))}
+        last_at: dict[int, float] = {}
+        for claim in claims:
+            wait = last_at.get(claim.campaign_id, -math.inf) + spacing.get(claim.campaign_id, 0) - time.monotonic()
+            if wait > 0:
+                self.pace(wait)
+            last_at[claim.campaign_id] = time.monotonic()
+            if self.place_one(claim):
+                report.placed += 1
+            else:
+                report.not_placed += 1
+
+    def place_one(self, claim: Claim) -> bool:
+        now = self.runtime.clock.now()
+        with self.runtime.db.session() as session:
+            if not self._take_lease(session, claim.attempt_id):
+                self._finish(session, claim.attempt_id, AttemptState.CANCELED, now, outcome="not-placed",
+                             kind="attempt.not_placed", data={"why": "blocked-before-placing"})
+                return False
+        request = CallRequest(
+            to=claim.to, from_=claim.caller_id, url=self.answer_url.format(id=claim.attempt_id),
+            status_callback=self.status_url.format(id=claim.attempt_id), idempotency_key=claim.idempotency_key,
+            machine_detection=True, record=claim.record, not_before=claim.created_at,
+        )
+        try:
+            info = self.carrier.place_call(request)
+        except CarrierError as exc:
+            log.warning("attempt %s: carrier refused the call: %s", claim.attempt_id, exc)
+            with self.runtime.db.session() as session:
+                self._finish(session, claim.attempt_id, AttemptState.FAILED, self.runtime.clock.now(),
+                             outcome="carrier-error", kind="attempt.failed", data={"error": str(exc)[:300]})
+            return False
+        with self.runtime.db.session() as session:
+            self._adopt(session, claim.attempt_id, info, self.runtime.clock.now())
+        return True
+
+    def _take_lease(self, session: Session, attempt_id: int) -> bool:
+        """claimed -> dialing, only if nothing changed that forbids the call since the claim."""
+        attempt = Attempt.__table__
+        still_allowed = and_(
+            exists().where(Campaign.id == attempt.c.campaign_id, Campaign.status == "running"),
+            exists().where(Debtor.id == attempt.c.debtor_id, Debtor.voice_opt_out_at.is_(None)),
+            exists().where(Phone.id == attempt.c.phone_id, Phone.voice_opt_out_at.is_(None),
+                           Phone.wrong_number_at.is_(None)),
+            (attempt.c.debt_id.is_(None))
+            | exists().where(Debt.id == attempt.c.debt_id, Debt.status == "open", Debt.payment_pending.is_(False)),
+        )
+        result = session.execute(
+            update(attempt)
+            .where(attempt.c.id == attempt_id, attempt.c.state == AttemptState.CLAIMED.value, still_allowed)
+            .values(state=AttemptState.DIALING.value)
+        )
+        return result.rowcount == 1
+
+    def _adopt(self, session: Session, attempt_id: int, info: CallInfo, now: datetime) -> None:
+        """Record the carrier's call on the attempt (placed, or found by reconciliation)."""
+        attempt = session.get(Attempt, attempt_id)
+        if attempt is None:
+            return
+        attempt.carrier_call_sid = info.sid
+        attempt.placed_at = attempt.placed_at or now
+        if attempt.state in (AttemptState.CLAIMED, AttemptState.DIALING):
+            attempt.state = AttemptState.QUEUED.value
+        session.add(ContactEvent(debtor_id=attempt.debtor_id, attempt_id=attempt.id, phone_id=attempt.phone_id,
+                                 kind="attempt.placed", actor=self.worker_id, occurred_at=now,
+                                 data={"call_sid": info.sid}))
+        if info.status in CARRIER_TERMINAL:
+            self._apply_terminal(session, attempt, info, now)
+
+    def _finish(self, session: Session, attempt_id: int, state: AttemptState, now: datetime, *, outcome: str,
+                kind: str, data: dict[str, Any]) -> None:
+        attempt = session.get(Attempt, attempt_id)
+        if attempt is None or not attempt.active:
+            return
+        attempt.state = state.value
+        attempt.active = False
+        attempt.ended_at = now
+        attempt.outcome = outcome
+        if attempt.callback_id:
+            session.execute(update(Callback).where(Callback.id == attempt.callback_id, Callback.status == "dialing")
+                            .values(status="missed"))
+        session.add(ContactEvent(debtor_id=attempt.debtor_id, attempt_id=attempt.id, phone_id=attempt.phone_id,
+                                 kind=kind, actor=self.worker_id, occurred_at=now, data=data))
+
+    def _apply_terminal(self, session: Session, attempt: Attempt, info: CallInfo, now: datetime) -> None:
+        if not attempt.active:
+            return
+        state = info.status
+        if state == "completed" and (info.answered_by or "").startswith(("machine", "fax")):
+            state = AttemptState.MACHINE.value
+        attempt.state = state
+        attempt.active = False
+        attempt.ended_at = info.end_time or now
+        attempt.duration_seconds = info.duration_seconds
+        attempt.outcome = attempt.outcome or state
+        session.add(ContactEvent(debtor_id=attempt.debtor_id, attempt_id=attempt.id, phone_id=attempt.phone_id,
+                                 kind="attempt.reconciled", actor=self.worker_id, occurred_at=now,
+                                 data={"status": info.status, "call_sid": info.sid}))
+
+    # -- reconcile ------------------------------------------------------------
+
+    def reconcile(self, limit: int = 100) -> int:
+        """Settle attempts left behind by dead workers or lost status callbacks."""
+        now = self.runtime.clock.now()
+        done = 0
+        with self.runtime.db.session() as session:
+            unplaced = session.scalars(
+                select(Attempt).where(Attempt.active.is_(True),
+                                      Attempt.state.in_([AttemptState.CLAIMED.value, AttemptState.DIALING.value]),
+                                      Attempt.created_at < now - PLACE_LEASE).limit(limit)
+            ).all()
+            stale = session.scalars(
+                select(Attempt).where(Attempt.active.is_(True), Attempt.carrier_call_sid.is_not(None),
+                                      Attempt.placed_at < now - STALE_CALL).limit(limit)
+            ).all()
+            pending = [(a.id, a.state, a.carrier_call_sid, self._request_for(session, a)) for a in unplaced]
+            stale_sids = [(a.id, a.carrier_call_sid) for a in stale]
+        for attempt_id, state, _sid, request in pending:
+            try:
+                found = self.carrier.find_call(request) if state == AttemptState.DIALING.value else None
+            except CarrierError as exc:
+                log.warning("attempt %s: cannot reconcile yet: %s", attempt_id, exc)
+                continue
+            with self.runtime.db.session() as session:
+                if found:
+                    self._adopt(session, attempt_id, found, now)
+                else:
+                    self._finish(session, attempt_id, AttemptState.FAILED, now, outcome="not-placed",
+                                 kind="attempt.not_placed", data={"why": "worker-lost-before-placing"})
+            done += 1
+        for attempt_id, sid in stale_sids:
+            try:
+                info = self.carrier.fetch_call(sid)
+            except CarrierError as exc:
+                log.warning("attempt %s: cannot fetch call %s: %s", attempt_id, sid, exc)
+                continue
+            if info.status in CARRIER_TERMINAL:
+                with self.runtime.db.session() as session:
+                    attempt = session.get(Attempt, attempt_id)
+                    if attempt is not None:
+                        self._apply_terminal(session, attempt, info, now)
+                done += 1
+        return done
+
+    def _request_for(self, session: Session, attempt: Attempt) -> CallRequest:
+        phone = session.get(Phone, attempt.phone_id)
+        campaign = session.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
+        return CallRequest(
+            to=phone.number if phone else "", from_=campaign.caller_id if campaign else "",
+            url=self.answer_url.format(id=attempt.id), status_callback=self.status_url.format(id=attempt.id),
+            idempotency_key=attempt.idempotency_key, not_before=attempt.created_at,
+        )

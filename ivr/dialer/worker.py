@@ -1,0 +1,66 @@
+"""`cordial dialer`: a worker process. APScheduler runs the periodic tick and an
+exact-time job for each callback that falls due before the next look-ahead."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from ivr.dialer.dialer import Dialer
+from ivr.models import Callback
+
+log = logging.getLogger(__name__)
+
+LOOK_AHEAD = timedelta(minutes=2)
+
+
+class DialerWorker:
+    def __init__(self, dialer: Dialer) -> None:
+        self.dialer = dialer
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.stopped = threading.Event()
+        self.ticks = 0
+
+    def _tick(self) -> None:
+        try:
+            report = self.dialer.tick()
+            self.ticks += 1
+            if report.claimed or report.reconciled:
+                log.info("tick: considered=%s claimed=%s placed=%s reconciled=%s blocked=%s", report.considered,
+                         report.claimed, report.placed, report.reconciled, report.blocked)
+            self._schedule_callbacks()
+        except Exception:  # a bad tick must not kill the worker; the next one retries
+            log.exception("dialer tick failed")
+
+    def _schedule_callbacks(self) -> None:
+        now = self.dialer.runtime.clock.now()
+        with self.dialer.runtime.db.session() as session:
+            due = session.execute(
+                select(Callback.id, Callback.due_at).where(
+                    Callback.status == "scheduled", Callback.due_at <= now + LOOK_AHEAD, Callback.due_at > now)
+            ).all()
+        for callback_id, due_at in due:
+            # The job only runs a tick at the booked instant; the tick re-checks the rules.
+            self.scheduler.add_job(self._tick, "date", run_date=due_at, id=f"callback-{callback_id}",
+                                   replace_existing=True, misfire_grace_time=60)
+
+    def run(self, max_ticks: int | None = None) -> None:
+        self.scheduler.add_job(self._tick, "interval", seconds=self.dialer.tick_seconds, id="tick",
+                               max_instances=1, coalesce=True, next_run_time=self.dialer.runtime.clock.now())
+        self.scheduler.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                signal.signal(sig, lambda *_: self.stopped.set())
+            except ValueError:  # not the main thread (tests)
+                pass
+        try:
+            while not self.stopped.wait(0.2):
+                if max_ticks is not None and self.ticks >= max_ticks:
+                    break
+        finally:
+            self.scheduler.shutdown(wait=True)

@@ -1,0 +1,1 @@
+"""Telephony: the carrier interface and its adapters (Twilio, local carrier emulator)."""

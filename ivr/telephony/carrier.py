@@ -1,0 +1,78 @@
+"""The carrier interface: the four things Cordial asks of a phone network.
+
+The dialer, the voice flow and the console use only this; adapters (Twilio,
+the local carrier emulator reached through the same Twilio SDK) implement it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class CarrierError(RuntimeError):
+    """The carrier refused or failed a request after retries."""
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    to: str  # E.164
+    from_: str  # the campaign's caller ID, E.164
+    url: str  # answer webhook (absolute, public URL)
+    status_callback: str  # status webhook (absolute, public URL)
+    idempotency_key: str  # the attempt's key; a retried request never creates a second call
+    machine_detection: bool = True
+    record: bool = False
+    timeout_seconds: int = 30  # ring time before no-answer
+    not_before: datetime | None = None  # the claim instant: a lookup before retrying ignores older calls
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    sid: str
+    status: str  # queued | ringing | in-progress | completed | busy | no-answer | failed | canceled
+    to: str
+    from_: str
+    answered_by: str | None = None  # human | machine_start | ... (Twilio's AnsweredBy)
+    duration_seconds: int | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    to: str
+    from_: str
+    body: str
+    channel: str = "sms"  # sms | whatsapp
+    status_callback: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageInfo:
+    sid: str
+    status: str
+
+
+class Carrier(Protocol):
+    def place_call(self, request: CallRequest) -> CallInfo:
+        """Create an outbound call. Retries transient errors, looking the call up
+        first, so that one request never yields two calls."""
+        ...
+
+    def fetch_call(self, sid: str) -> CallInfo: ...
+
+    def find_call(self, request: CallRequest) -> CallInfo | None:
+        """The call this request already created, if any (to the same number, from the
+        same caller ID, created at or after request.not_before)."""
+        ...
+
+    def end_call(self, sid: str) -> CallInfo: ...
+
+    def redirect_call(self, sid: str, url: str) -> CallInfo:
+        """Move a live call to new TwiML (e.g. take it out of the queue to an agent)."""
+        ...
+
+    def send_message(self, request: MessageRequest) -> MessageInfo: ...
