@@ -62,7 +62,9 @@ def spoken_amount(amount: Decimal, currency: str, language: str) -> str:
     require_language(language)
     nouns = _CURRENCY_NOUNS.get((currency, language))
     if nouns is None:
-        raise ValueError(f"currency {currency!r} is not supported; expected one of {', '.join(CURRENCIES)}")
+        raise ValueError(
+            f"currency {currency!r} is not supported; expected one of {', '.join(CURRENCIES)}"
+        )
     unit_one, unit_many, cent_one, cent_many = nouns
     units, cents = divmod(_whole_cents(amount), 100)
 
@@ -181,5 +183,7 @@ def _whole_cents(amount: Decimal) -> int:
         raise ValueError(f"amount {amount} is negative; only zero or more can be spoken")
     cents = value * 100
     if cents != cents.to_integral_value():
-        raise ValueError(f"amount {amount} has a fraction of a cent; round it to two decimal places first")
+        raise ValueError(
+            f"amount {amount} has a fraction of a cent; round it to two decimal places first"
+        )
     return int(cents)
