@@ -78,9 +78,12 @@ def config_cmd(markdown: bool, as_json: bool) -> None:
 
 def _register() -> None:
     # Feature modules add their commands here, one line each.
+    from agent_console.cli import register as agent_console
+    from ivr.dialer.cli import register as dialer
     from ivr.portfolio.cli import register as portfolio
+    from ivr.speech.cli import register as speech
 
-    for register in (portfolio,):
+    for register in (portfolio, dialer, speech, agent_console):
         register(main)
 
 

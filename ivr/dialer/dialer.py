@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -168,7 +168,7 @@ class Dialer:
                 select(Attempt.campaign_id, func.count())
                 .where(Attempt.active.is_(True), Attempt.campaign_id.in_(campaign_ids))
                 .group_by(Attempt.campaign_id)
-            ).tuples()
+            ).tuples().all()
         )
         return {
             c.id: max(0, min(c.max_concurrent - active.get(c.id, 0),
@@ -200,7 +200,7 @@ class Dialer:
         statement = (
             dialect.insert(Attempt)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=["debtor_id"], index_where=Attempt.active.is_(True))
+            .on_conflict_do_nothing(index_elements=["debtor_id"], index_where=text("active"))
             .returning(Attempt.id, Attempt.debtor_id, Attempt.phone_id, Attempt.campaign_id,
                        Attempt.idempotency_key, Attempt.callback_id)
         )
@@ -208,9 +208,9 @@ class Dialer:
         if not inserted:
             return []
         phones = dict(session.execute(select(Phone.id, Phone.number).where(
-            Phone.id.in_({r.phone_id for r in inserted}))).tuples())
+            Phone.id.in_({r.phone_id for r in inserted}))).tuples().all())
         caller_ids = dict(session.execute(select(Campaign.id, Campaign.caller_id).where(
-            Campaign.id.in_({r.campaign_id for r in inserted}))).tuples())
+            Campaign.id.in_({r.campaign_id for r in inserted}))).tuples().all())
         callback_ids = [r.callback_id for r in inserted if r.callback_id]
         if callback_ids:
             session.execute(update(Callback).where(Callback.id.in_(callback_ids)).values(status="dialing"))

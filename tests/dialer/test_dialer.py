@@ -1,0 +1,221 @@
+"""The dialer's tick on both databases: claims only what the rules allow, paces,
+and never places a call that became forbidden after the claim."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from ivr.dialer.campaigns import pause_campaign, start_campaign
+from ivr.dialer.dialer import PLACE_LEASE, Dialer
+from ivr.dialer.facts import evaluate_candidates
+from ivr.dialer.queue import Candidate
+from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debt, Debtor, Phone
+from tests import factories
+
+from .recording_carrier import RecordingCarrier
+
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 12:00 in São Paulo
+
+
+def make_dialer(runtime, carrier=None, **kwargs) -> tuple[Dialer, RecordingCarrier]:
+    carrier = carrier or RecordingCarrier()
+    return Dialer(runtime, carrier, evaluate_candidates, worker_id="t1", tick_seconds=1, pace=lambda s: None,
+                  **kwargs), carrier
+
+
+def attempts(runtime) -> list[Attempt]:
+    with runtime.db.session() as s:
+        return list(s.scalars(select(Attempt).order_by(Attempt.id)))
+
+
+def test_tick_places_one_call_per_allowed_debtor_with_events(runtime) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        ids = [factories.debtor(s, camp, next_call_at=NOW).id for _ in range(5)]
+    dialer, carrier = make_dialer(runtime)
+    report = dialer.tick()
+    assert (report.claimed, report.placed) == (5, 5)
+    rows = attempts(runtime)
+    assert sorted(a.debtor_id for a in rows) == sorted(ids)
+    assert all(a.state == "queued" and a.active and a.carrier_call_sid for a in rows)
+    assert len(set(carrier.numbers_called())) == 5
+    assert {r.url for r in carrier.calls.values()} == {
+        f"http://127.0.0.1:5000/voice/answer?attempt={a.id}" for a in rows}
+    with runtime.db.session() as s:
+        kinds = s.scalars(select(ContactEvent.kind)).all()
+    assert kinds.count("attempt.claimed") == 5 and kinds.count("attempt.placed") == 5
+
+
+def test_a_debtor_with_a_live_call_is_not_called_again(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        factories.debtor(s, camp, next_call_at=NOW)
+    dialer, carrier = make_dialer(runtime)
+    dialer.tick()
+    clock.advance(timedelta(minutes=10))  # past the re-queue delay; the call is still live
+    report = dialer.tick()
+    assert report.claimed == 0 and len(carrier.calls) == 1
+    with runtime.db.session() as s:
+        assert s.scalar(select(Debtor.next_call_at)) > clock.now()
+
+
+def test_blocked_debtors_are_never_claimed_and_wait_for_their_next_allowed_instant(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        opted = factories.debtor(s, camp, next_call_at=NOW, voice_opt_out_at=NOW - timedelta(days=1))
+        paid = factories.debtor(s, camp, next_call_at=NOW, status="paid")
+        wrong = factories.debtor(s, camp, next_call_at=NOW)
+        s.execute(update(Phone).where(Phone.debtor_id == wrong.id).values(wrong_number_at=NOW))
+        listed = factories.debtor(s, camp, next_call_at=NOW)
+        s.add(BlockListEntry(kind="phone", value=s.scalar(select(Phone.number).where(Phone.debtor_id == listed.id)),
+                             source="procon-sp"))
+        ok = factories.debtor(s, camp, next_call_at=NOW)
+    clock.set(datetime(2026, 11, 24, 23, 30, tzinfo=UTC))  # 20:30 in São Paulo: window closed
+    dialer, carrier = make_dialer(runtime)
+    assert dialer.tick().claimed == 0
+    with runtime.db.session() as s:
+        queue = dict(s.execute(select(Debtor.id, Debtor.next_call_at)).tuples().all())
+    # The allowed debtor waits for 08:00 tomorrow in São Paulo; the others for a change of facts.
+    assert queue[ok.id] == datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+    assert queue[opted.id] is None and queue[wrong.id] is None and queue[listed.id] is None
+    assert paid.id not in {a.debtor_id for a in attempts(runtime)}
+    clock.set(queue[ok.id])
+    assert dialer.tick().claimed == 1
+    assert carrier.numbers_called() == [s_number(runtime, ok.id)]
+
+
+def s_number(runtime, debtor_id: int) -> str:
+    with runtime.db.session() as s:
+        return s.scalar(select(Phone.number).where(Phone.debtor_id == debtor_id))
+
+
+@pytest.mark.parametrize("change", ["pause", "opt_out", "paid", "wrong_number"])
+def test_a_call_forbidden_between_claim_and_placing_is_not_placed(runtime, change: str) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        d = factories.debtor(s, camp, next_call_at=NOW)
+    dialer, carrier = make_dialer(runtime)
+    claims = dialer.claim()
+    assert len(claims) == 1
+    with runtime.db.session() as s:
+        if change == "pause":
+            pause_campaign(s, "Test")
+        elif change == "opt_out":
+            s.get(Debtor, d.id).voice_opt_out_at = NOW
+        elif change == "paid":
+            s.execute(update(Debt).where(Debt.debtor_id == d.id).values(status="paid"))
+        else:
+            s.execute(update(Phone).where(Phone.debtor_id == d.id).values(wrong_number_at=NOW))
+    dialer.place(claims)
+    assert carrier.calls == {}
+    (attempt,) = attempts(runtime)
+    assert (attempt.state, attempt.active, attempt.outcome) == ("canceled", False, "not-placed")
+
+
+def test_pausing_a_campaign_stops_new_claims_and_starting_it_requeues(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        for _ in range(3):
+            factories.debtor(s, camp, next_call_at=None)
+    dialer, carrier = make_dialer(runtime)
+    assert dialer.tick().claimed == 0  # nobody queued until the campaign starts
+    with runtime.db.session() as s:
+        start_campaign(s, "Test", clock.now())
+        pause_campaign(s, "Test")
+    assert dialer.tick().claimed == 0
+    with runtime.db.session() as s:
+        start_campaign(s, "Test", clock.now())
+    # the pause pushed them out of the queue; starting puts them back
+    assert dialer.tick().claimed == 3
+
+
+def test_max_concurrent_and_calls_per_second_bound_each_tick(runtime) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s, max_concurrent=2)
+        for _ in range(5):
+            factories.debtor(s, camp, next_call_at=NOW)
+        slow = factories.campaign(s, name="Slow", cps=1.0)
+        for _ in range(4):
+            factories.debtor(s, slow, next_call_at=NOW)
+    dialer, carrier = make_dialer(runtime)
+    report = dialer.tick()
+    by_campaign: dict[int, int] = {}
+    for a in attempts(runtime):
+        by_campaign[a.campaign_id] = by_campaign.get(a.campaign_id, 0) + 1
+    assert sorted(by_campaign.values()) == [1, 2]  # 1 cps x 1 s tick; 2 concurrent
+    assert report.placed == 3
+
+
+def test_carrier_refusal_fails_the_attempt_and_frees_the_debtor(runtime) -> None:
+    with runtime.db.session() as s:
+        factories.debtor(s, factories.campaign(s), next_call_at=NOW)
+    carrier = RecordingCarrier()
+    carrier.fail_next = 1
+    dialer, _ = make_dialer(runtime, carrier)
+    report = dialer.tick()
+    assert (report.claimed, report.placed, report.not_placed) == (1, 0, 1)
+    (attempt,) = attempts(runtime)
+    assert (attempt.state, attempt.active, attempt.outcome) == ("failed", False, "carrier-error")
+
+
+def test_reconcile_adopts_a_call_placed_by_a_worker_that_died_and_fails_unplaced_claims(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        factories.debtor(s, camp, next_call_at=NOW)
+        factories.debtor(s, camp, next_call_at=NOW)
+    dialer, carrier = make_dialer(runtime)
+    first, second = dialer.claim()
+    # Worker 1 took the lease and reached the carrier, then died before recording it.
+    with runtime.db.session() as s:
+        assert dialer._take_lease(s, first.attempt_id)
+    from ivr.telephony.carrier import CallRequest
+
+    carrier.place_call(CallRequest(to=first.to, from_=first.caller_id, url="u", status_callback="s",
+                                   idempotency_key=first.idempotency_key))
+    # The second claim never reached the carrier.
+    clock.advance(PLACE_LEASE + timedelta(seconds=1))
+    other = Dialer(runtime, carrier, evaluate_candidates, worker_id="t2", tick_seconds=1, pace=lambda s: None)
+    assert other.reconcile() == 2
+    rows = {a.id: a for a in attempts(runtime)}
+    assert rows[first.attempt_id].carrier_call_sid and rows[first.attempt_id].state == "queued"
+    assert (rows[second.attempt_id].state, rows[second.attempt_id].active) == ("failed", False)
+    assert len(carrier.calls) == 1  # nothing was placed twice
+
+
+def test_due_callback_is_called_first_on_its_phone(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s, cps=1.0)
+        queued = factories.debtor(s, camp, next_call_at=NOW - timedelta(hours=1), priority=9)
+        asked = factories.debtor(s, camp, next_call_at=None, priority=0)
+        phone_id = s.scalar(select(Phone.id).where(Phone.debtor_id == asked.id))
+        s.add(Callback(debtor_id=asked.id, phone_id=phone_id, campaign_id=camp.id, due_at=NOW,
+                       created_at=NOW - timedelta(days=1)))
+    dialer, carrier = make_dialer(runtime)
+    dialer.tick()  # 1 call per tick: the callback wins over the most urgent debtor
+    (attempt,) = attempts(runtime)
+    assert attempt.debtor_id == asked.id and attempt.callback_id is not None
+    with runtime.db.session() as s:
+        assert s.scalar(select(Callback.status)) == "dialing"
+    assert queued.id != asked.id
+
+
+def test_candidate_selection_ignores_debtors_not_yet_due(runtime) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        factories.debtor(s, camp, next_call_at=NOW + timedelta(minutes=1))
+        factories.debtor(s, camp, next_call_at=None)
+    dialer, carrier = make_dialer(runtime)
+    assert dialer.tick().considered == 0
+
+
+def test_verdicts_cover_every_candidate_in_one_batch(runtime) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        ids = [factories.debtor(s, camp, next_call_at=NOW).id for _ in range(30)]
+        verdicts = evaluate_candidates(s, [Candidate(i) for i in ids], NOW)
+        assert [v.candidate.debtor_id for v in verdicts] == ids
+        assert all(v.allowed for v in verdicts)
+        assert s.scalar(select(func.count()).select_from(Attempt)) == 0
