@@ -27,6 +27,12 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from ivr.messaging.webhooks import register_messaging
+    from ivr.voice.webhooks import register_voice
+
+    register_voice(app)
+    register_messaging(app)
+
     return app
 
 

@@ -1,0 +1,291 @@
+"""The second copy of a bill, sent by SMS or WhatsApp through the carrier.
+
+Used by the voice flow (menu key 1) and by the agent console. It refuses,
+and records why, when the debtor or the phone opted out of the channel, the
+number or the document is on a block list, the number is wrong, or the debt
+is not open (BR-CDC-42-UNDUE).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from stdnum.br import cnpj
+from stdnum.us import ein
+
+from ivr.messaging.message_templates import MessageBook, message_book
+from ivr.models import (
+    BlockListEntry,
+    Campaign,
+    ContactEvent,
+    Debt,
+    Debtor,
+    DebtStatus,
+    Phone,
+    SmsMessage,
+)
+from ivr.runtime import Runtime
+from ivr.telephony.carrier import CarrierError, MessageRequest
+
+log = logging.getLogger(__name__)
+
+_BABEL_LOCALE = {"pt-BR": "pt_BR", "en-US": "en_US"}
+
+
+class SecondCopyRefused(RuntimeError):
+    """The second copy was not sent; `reason` says why (the event sms.refused or
+    sms.failed carries it too)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"second copy not sent: {reason}" + (f" ({detail})" if detail else ""))
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ChannelFacts:
+    """What decides whether a message may go to a phone on a channel."""
+
+    channel: str  # sms | whatsapp
+    debtor_opted_out: bool
+    phone_opted_out: bool
+    wrong_number: bool
+    on_block_list: bool
+    debt_status: str | None  # None: no debt to send
+    payment_pending: bool
+
+
+def refusal_reason(facts: ChannelFacts) -> str | None:
+    """Why a second copy may not be sent, or None when it may."""
+    if facts.on_block_list:
+        return "block-list"
+    if facts.debtor_opted_out or facts.phone_opted_out:
+        return f"{facts.channel}-opt-out"
+    if facts.wrong_number:
+        return "wrong-number"
+    if facts.debt_status is None:
+        return "no-debt"
+    if facts.debt_status != DebtStatus.OPEN.value or facts.payment_pending:
+        return "debt-not-open"
+    return None
+
+
+def channel_for(debtor: Debtor) -> str:
+    return "whatsapp" if debtor.preferred_channel == "whatsapp" else "sms"
+
+
+def send_second_copy(
+    session: Session,
+    runtime: Runtime,
+    debtor: Debtor,
+    debt: Debt | None,
+    actor: str,
+    *,
+    phone: Phone | None = None,
+    attempt_id: int | None = None,
+    channel: str | None = None,
+) -> SmsMessage:
+    """Send the second copy of `debt` to `phone` (default: the debtor's first phone that can
+    receive it) on the debtor's preferred channel. Records `sms.sent`, or `sms.refused` /
+    `sms.failed` and raises SecondCopyRefused: catch it inside your unit of work (before the
+    session's `with` block ends) so that the record of the refusal is committed."""
+    now = runtime.clock.now()
+    channel = channel or channel_for(debtor)
+    phone = phone or _pick_phone(debtor, channel)
+
+    def refuse(reason: str, kind: str = "sms.refused", **extra: Any) -> SecondCopyRefused:
+        session.add(
+            ContactEvent(
+                debtor_id=debtor.id,
+                attempt_id=attempt_id,
+                phone_id=phone.id if phone else None,
+                debt_id=debt.id if debt else None,
+                kind=kind,
+                channel=channel,
+                actor=actor,
+                occurred_at=now,
+                data={"reason": reason, **extra},
+            )
+        )
+        session.flush()
+        return SecondCopyRefused(reason)
+
+    if phone is None:
+        raise refuse("no-phone")
+    facts = ChannelFacts(
+        channel=channel,
+        debtor_opted_out=_opted_out(debtor, channel),
+        phone_opted_out=_opted_out(phone, channel),
+        wrong_number=phone.wrong_number_at is not None,
+        on_block_list=_on_block_list(session, phone.number, debtor.document),
+        debt_status=debt.status if debt else None,
+        payment_pending=bool(debt and debt.payment_pending),
+    )
+    reason = refusal_reason(facts)
+    if reason:
+        raise refuse(reason)
+    assert debt is not None
+
+    carrier = runtime.extras.get("carrier")
+    if carrier is None:
+        log.error("second copy for debtor %s: no carrier configured in runtime.extras", debtor.id)
+        raise refuse("no-carrier", kind="sms.failed")
+
+    book = message_book(debtor.language)
+    body = second_copy_body(book, runtime, debt, today=now.date())
+    message = SmsMessage(
+        debtor_id=debtor.id,
+        phone_id=phone.id,
+        debt_id=debt.id,
+        channel=channel,
+        body=body,
+        status="queued",
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    from_ = _sender(session, runtime, debt)
+    request = MessageRequest(
+        to=phone.number,
+        from_=from_,
+        body=body,
+        channel=channel,
+        status_callback=message_status_url(runtime, message.id),
+        idempotency_key=f"second-copy-{message.id}",
+    )
+    try:
+        info = carrier.send_message(request)
+    except CarrierError as exc:
+        log.warning(
+            "second copy %s to debtor %s failed at the carrier: %s", message.id, debtor.id, exc
+        )
+        message.status = "failed"
+        raise refuse(
+            "carrier-error", kind="sms.failed", sms_id=message.id, error=str(exc)[:200]
+        ) from None
+    message.carrier_sid = info.sid
+    message.status = info.status or "sent"
+    session.add(
+        ContactEvent(
+            debtor_id=debtor.id,
+            attempt_id=attempt_id,
+            phone_id=phone.id,
+            debt_id=debt.id,
+            kind="sms.sent",
+            channel=channel,
+            actor=actor,
+            occurred_at=now,
+            data={"sms_id": message.id, "sid": info.sid, "purpose": "second-copy"},
+        )
+    )
+    session.flush()
+    return message
+
+
+def second_copy_body(book: MessageBook, runtime: Runtime, debt: Debt, *, today: date) -> str:
+    """The message text: creditor and its legal id, amount, due date, how to pay, opt-out."""
+    locale = _BABEL_LOCALE.get(book.language, "pt_BR")
+    config = runtime.config
+    common = {
+        "company": config.get("CORDIAL_COMPANY_NAME"),
+        "callback_number": config.get("CORDIAL_CALLBACK_NUMBER"),
+    }
+    creditor = debt.creditor
+    payment = _payment_text(book, debt, today, common)
+    return book.render(
+        "second_copy",
+        {
+            **common,
+            "creditor": creditor.name,
+            "creditor_id_label": book.render(
+                "creditor_id_label_us" if creditor.country == "US" else "creditor_id_label_br",
+                common,
+            ),
+            "creditor_document": creditor_document(creditor.legal_id, creditor.country),
+            "amount": written_amount(debt.total, debt.currency, locale),
+            "due_date": format_date(debt.due_date, book.date_format, locale=locale),
+            "payment": payment,
+        },
+    )
+
+
+def written_amount(amount: Decimal, currency: str, locale: str) -> str:
+    return format_currency(amount, currency, locale=locale).replace("\xa0", " ")
+
+
+def creditor_document(legal_id: str, country: str) -> str:
+    """A creditor's CNPJ (or US EIN) as people write it: 11.222.333/0001-81."""
+    digits = "".join(ch for ch in legal_id if ch.isdigit())
+    if country == "US" and len(digits) == 9:
+        return ein.format(digits)
+    if len(digits) == 14:
+        return cnpj.format(digits)
+    return legal_id
+
+
+def _payment_text(book: MessageBook, debt: Debt, today: date, common: dict[str, str]) -> str:
+    usable = {i.kind: i for i in debt.instruments if i.expires_on is None or i.expires_on >= today}
+    for kind in book.payment_preference:
+        instrument = usable.get(kind)
+        if instrument is not None:
+            return book.render(f"payment_{kind}", {**common, "value": instrument.value.strip()})
+    return book.render("payment_missing", common)
+
+
+def _opted_out(holder: Debtor | Phone, channel: str) -> bool:
+    at = holder.whatsapp_opt_out_at if channel == "whatsapp" else holder.sms_opt_out_at
+    return at is not None
+
+
+def _pick_phone(debtor: Debtor, channel: str) -> Phone | None:
+    usable = [p for p in debtor.phones if p.wrong_number_at is None and not _opted_out(p, channel)]
+    usable.sort(key=lambda p: (p.line_type != "mobile", p.priority))
+    return usable[0] if usable else None
+
+
+def _on_block_list(session: Session, number: str, document: str) -> bool:
+    digits = "".join(ch for ch in number if ch.isdigit())
+    found = session.scalar(
+        select(BlockListEntry.id)
+        .where(
+            or_(
+                (BlockListEntry.kind == "phone")
+                & BlockListEntry.value.in_({number, digits, "+" + digits}),
+                (BlockListEntry.kind == "document") & (BlockListEntry.value == document),
+            )
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def _sender(session: Session, runtime: Runtime, debt: Debt) -> str:
+    """Messages come from the campaign's registered number, else the callback number."""
+    campaign = session.get(Campaign, debt.campaign_id) if debt.campaign_id is not None else None
+    return (campaign.caller_id if campaign else None) or runtime.config.get(
+        "CORDIAL_CALLBACK_NUMBER"
+    )
+
+
+def message_status_url(runtime: Runtime, message_id: int) -> str:
+    base = runtime.config.get("CORDIAL_PUBLIC_BASE_URL").rstrip("/")
+    return f"{base}/messaging/status?message={message_id}"
+
+
+__all__ = [
+    "ChannelFacts",
+    "SecondCopyRefused",
+    "channel_for",
+    "creditor_document",
+    "refusal_reason",
+    "second_copy_body",
+    "send_second_copy",
+    "written_amount",
+]

@@ -1,0 +1,165 @@
+"""Messaging webhooks the carrier calls.
+
+    POST /messaging/status?message=<id>   delivery status of a sent message
+    POST /messaging/inbound               a reply; SAIR / STOP (and friends) opt the number out
+
+Signed like the voice webhooks (403 otherwise); always answer valid TwiML.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+
+from flask import Blueprint, Flask, Response, request
+from sqlalchemy import select
+from twilio.twiml.messaging_response import MessagingResponse
+
+from ivr.app import runtime_of
+from ivr.messaging.message_templates import message_book, message_books
+from ivr.models import ContactEvent, Debtor, Phone, SmsMessage
+from ivr.voice.signatures import is_signed_by_carrier
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("messaging", __name__, url_prefix="/messaging")
+
+# Delivery statuses only move forward; failures are final.
+_STATUS_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "read": 4,
+    "undelivered": 5,
+    "failed": 5,
+    "canceled": 5,
+}
+
+
+def register_messaging(app: Flask) -> None:
+    message_books()
+    app.register_blueprint(blueprint)
+
+
+@blueprint.before_request
+def _require_carrier_signature() -> Response | None:
+    if is_signed_by_carrier(runtime_of().config, request):
+        return None
+    log.warning("messaging webhook %s refused: missing or invalid X-Twilio-Signature", request.path)
+    return Response("invalid or missing X-Twilio-Signature\n", status=403, mimetype="text/plain")
+
+
+def _twiml(response: MessagingResponse | None = None) -> Response:
+    return Response(str(response or MessagingResponse()), status=200, mimetype="text/xml")
+
+
+def delivery_status_advances(current: str, reported: str) -> bool:
+    if reported not in _STATUS_RANK:
+        return False
+    return (
+        _STATUS_RANK[reported] > _STATUS_RANK.get(current, 0) and _STATUS_RANK.get(current, 0) < 5
+    )
+
+
+@blueprint.route("/status", methods=["POST"])
+def status() -> Response:
+    runtime = runtime_of()
+    raw = request.args.get("message", "")
+    reported = (request.form.get("MessageStatus") or "").strip().lower()
+    try:
+        message_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+        with runtime.db.session() as session:
+            message = session.get(SmsMessage, message_id) if message_id is not None else None
+            if message is not None and delivery_status_advances(message.status, reported):
+                message.status = reported
+                session.add(
+                    ContactEvent(
+                        debtor_id=message.debtor_id,
+                        phone_id=message.phone_id,
+                        debt_id=message.debt_id,
+                        kind="sms.status",
+                        channel=message.channel,
+                        actor="carrier",
+                        occurred_at=runtime.clock.now(),
+                        data={"sms_id": message.id, "status": reported},
+                    )
+                )
+    except Exception:
+        log.exception(
+            "message status callback failed (message %s, status %s)", raw[:20], reported[:20]
+        )
+    return _twiml()
+
+
+def _keyword(body: str) -> str:
+    first = (body or "").strip().split(maxsplit=1)
+    word = first[0] if first else ""
+    folded = unicodedata.normalize("NFKD", word.upper())
+    return "".join(c for c in folded if c.isalnum() and not unicodedata.combining(c))
+
+
+@blueprint.route("/inbound", methods=["POST"])
+def inbound() -> Response:
+    """A message from a debtor. An opt-out keyword stops that channel for the number and its
+    debtor at once (US-REGF-OPTOUT, BR-NAO-ME-LIGUE)."""
+    runtime = runtime_of()
+    sender = (request.form.get("From") or "").strip()
+    channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+    number = sender.removeprefix("whatsapp:")[:20]
+    keyword = _keyword(request.form.get("Body", ""))
+    carrier_handled = bool(request.form.get("OptOutType"))
+    reply = MessagingResponse()
+    try:
+        now = runtime.clock.now()
+        with runtime.db.session() as session:
+            rows = session.execute(
+                select(Phone, Debtor)
+                .join(Debtor, Debtor.id == Phone.debtor_id)
+                .where(Phone.number == number)
+            ).all()
+            language = (
+                rows[0][1].language if rows else runtime.config.get("CORDIAL_DEFAULT_LANGUAGE")
+            )
+            book = message_book(language)
+            stopping = keyword in book.opt_out_keywords or any(
+                keyword in b.opt_out_keywords for b in message_books().values()
+            )
+            for phone, debtor in rows:
+                if stopping:
+                    field = f"{channel}_opt_out_at"
+                    for holder in (phone, debtor):
+                        if getattr(holder, field) is None:
+                            setattr(holder, field, now)
+                session.add(
+                    ContactEvent(
+                        debtor_id=debtor.id,
+                        phone_id=phone.id,
+                        kind="opt_out" if stopping else "sms.received",
+                        channel=channel,
+                        actor="debtor",
+                        occurred_at=now,
+                        data={
+                            "keyword": keyword[:20],
+                            "opted_out_channel": channel,
+                            "scope": ["debtor", "phone"],
+                        }
+                        if stopping
+                        else {"body": (request.form.get("Body") or "")[:500]},
+                    )
+                )
+            if stopping and rows and not carrier_handled:
+                reply.message(
+                    book.render(
+                        "opt_out_confirmed", {"company": runtime.config.get("CORDIAL_COMPANY_NAME")}
+                    )
+                )
+    except Exception:
+        log.exception("inbound message webhook failed (from %s)", number[-4:])
+        return _twiml()
+    return _twiml(reply)
+
+
+__all__ = ["blueprint", "delivery_status_advances", "register_messaging"]

@@ -1,0 +1,1 @@
+"""The robocall: its prompts, its call flow over carrier webhooks, and their URLs."""

@@ -1,0 +1,72 @@
+"""Checking that a webhook really comes from the carrier (X-Twilio-Signature).
+
+The signature covers the URL the carrier called, which is the PUBLIC URL
+(CORDIAL_PUBLIC_BASE_URL + path + query), not the one this process sees
+behind a proxy or tunnel, plus the POSTed form fields.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Request
+from twilio import request_validator as twilio_validation
+from twilio.request_validator import RequestValidator
+
+from ivr.config import Config
+from ivr.telephony.dev_credentials import EMULATOR_AUTH_TOKEN
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+_SETTINGS_HEADER = getattr(
+    twilio_validation, "SIGNATURE_SETTINGS_HEADER", "X-Twilio-Webhooks-Signature-Settings"
+)
+
+
+def webhook_auth_token(config: Config) -> str:
+    """The key webhooks are signed with: the Twilio auth token when configured,
+    else the local carrier emulator's fixed development token."""
+    return config.get("TWILIO_AUTH_TOKEN") or EMULATOR_AUTH_TOKEN
+
+
+@functools.lru_cache(maxsize=4)
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
+
+
+def public_url_of(config: Config, request: Request) -> str:
+    """The URL the carrier called: the public base, then this request's path and query."""
+    base = config.get("CORDIAL_PUBLIC_BASE_URL").rstrip("/")
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def is_signed_by_carrier(config: Config, request: Request) -> bool:
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not signature:
+        return False
+    params = request.form if request.method == "POST" else {}
+    algorithm = None
+    settings = request.headers.get(_SETTINGS_HEADER)
+    if settings and hasattr(twilio_validation, "get_signature_algorithm"):
+        algorithm = twilio_validation.get_signature_algorithm(settings)
+    validator = _validator(webhook_auth_token(config))
+    try:
+        if algorithm is None:
+            return validator.validate(public_url_of(config, request), params, signature)
+        return validator.validate(public_url_of(config, request), params, signature, algorithm)
+    except (ValueError, TypeError, UnicodeError):
+        return False
+
+
+def sign(config: Config, url: str, params: dict[str, str]) -> str:
+    """The signature the carrier puts on a POST of `params` to `url` (for the emulator and tests)."""
+    return _validator(webhook_auth_token(config)).compute_signature(url, params)
+
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "is_signed_by_carrier",
+    "public_url_of",
+    "sign",
+    "webhook_auth_token",
+]
