@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ivr.clock import parse_instant
 from ivr.cli import CliContext, emit_json, pass_cli
+from ivr.clock import parse_instant
 
 
 def _instant(cli: CliContext, at: str | None):
@@ -32,8 +32,8 @@ def dialer_cmd(cli: CliContext, worker_id: str | None, ticks: int | None) -> Non
     """Run a dialer worker: claims and places allowed calls. Run as many as you like."""
     import logging
 
-    from ivr.dialer.facts import evaluate_candidates
     from ivr.dialer.dialer import Dialer
+    from ivr.dialer.facts import evaluate_candidates
     from ivr.dialer.worker import DialerWorker
     from ivr.telephony.factory import carrier_for
 

@@ -40,6 +40,9 @@ from ivr.models import (
 )
 from ivr.runtime import Runtime
 from ivr.telephony.carrier import CallInfo, CallRequest, Carrier, CarrierError
+from ivr.voice.call_status import apply_call_status
+from ivr.voice.disclosure import recording_required
+from ivr.voice.urls import answer_url, status_url
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,8 @@ class Claim:
     caller_id: str
     idempotency_key: str
     created_at: datetime
-    record: bool
+    record: bool  # BR-RECORD: the debtor's state requires recording
+    language: str
 
 
 class Dialer:
@@ -101,7 +105,6 @@ class Dialer:
         batch: int | None = None,
         tick_seconds: float | None = None,
         pace: Callable[[float], None] = time.sleep,
-        record_call: Callable[[Session, int], bool] | None = None,
     ) -> None:
         self.runtime = runtime
         self.carrier = carrier
@@ -110,10 +113,6 @@ class Dialer:
         self.batch = batch or runtime.config.get_int("CORDIAL_DIALER_BATCH")
         self.tick_seconds = tick_seconds or runtime.config.get_float("CORDIAL_DIALER_TICK_SECONDS")
         self.pace = pace
-        self.record_call = record_call or (lambda _session, _debtor_id: False)
-        base = runtime.config.get("CORDIAL_PUBLIC_BASE_URL").rstrip("/")
-        self.answer_url = base + "/voice/answer?attempt={id}"
-        self.status_url = base + "/voice/status?attempt={id}"
 
     # -- the tick -----------------------------------------------------------
 
@@ -211,6 +210,9 @@ class Dialer:
             Phone.id.in_({r.phone_id for r in inserted}))).tuples().all())
         caller_ids = dict(session.execute(select(Campaign.id, Campaign.caller_id).where(
             Campaign.id.in_({r.campaign_id for r in inserted}))).tuples().all())
+        places = {row.id: row for row in session.execute(select(
+            Debtor.id, Debtor.country, Debtor.state, Debtor.language).where(
+            Debtor.id.in_({r.debtor_id for r in inserted})))}
         callback_ids = [r.callback_id for r in inserted if r.callback_id]
         if callback_ids:
             session.execute(update(Callback).where(Callback.id.in_(callback_ids)).values(status="dialing"))
@@ -226,7 +228,8 @@ class Dialer:
         return [
             Claim(attempt_id=r.id, debtor_id=r.debtor_id, campaign_id=r.campaign_id, to=phones[r.phone_id],
                   caller_id=caller_ids[r.campaign_id], idempotency_key=r.idempotency_key, created_at=now,
-                  record=self.record_call(session, r.debtor_id))
+                  record=recording_required(places[r.debtor_id].country, places[r.debtor_id].state),
+                  language=places[r.debtor_id].language)
             for r in inserted
         ]
 
@@ -277,9 +280,10 @@ class Dialer:
                 self._finish(session, claim.attempt_id, AttemptState.CANCELED, now, outcome="not-placed",
                              kind="attempt.not_placed", data={"why": "blocked-before-placing"})
                 return False
+        config = self.runtime.config
         request = CallRequest(
-            to=claim.to, from_=claim.caller_id, url=self.answer_url.format(id=claim.attempt_id),
-            status_callback=self.status_url.format(id=claim.attempt_id), idempotency_key=claim.idempotency_key,
+            to=claim.to, from_=claim.caller_id, url=answer_url(config, claim.attempt_id, claim.language),
+            status_callback=status_url(config, claim.attempt_id), idempotency_key=claim.idempotency_key,
             machine_detection=True, record=claim.record, not_before=claim.created_at,
         )
         try:
@@ -343,19 +347,9 @@ class Dialer:
                                  kind=kind, actor=self.worker_id, occurred_at=now, data=data))
 
     def _apply_terminal(self, session: Session, attempt: Attempt, info: CallInfo, now: datetime) -> None:
-        if not attempt.active:
-            return
-        state = info.status
-        if state == "completed" and (info.answered_by or "").startswith(("machine", "fax")):
-            state = AttemptState.MACHINE.value
-        attempt.state = state
-        attempt.active = False
-        attempt.ended_at = info.end_time or now
-        attempt.duration_seconds = info.duration_seconds
-        attempt.outcome = attempt.outcome or state
-        session.add(ContactEvent(debtor_id=attempt.debtor_id, attempt_id=attempt.id, phone_id=attempt.phone_id,
-                                 kind="attempt.reconciled", actor=self.worker_id, occurred_at=now,
-                                 data={"status": info.status, "call_sid": info.sid}))
+        apply_call_status(session, attempt, info.status, now=info.end_time or now, call_sid=info.sid,
+                          duration_seconds=info.duration_seconds, answered_by=info.answered_by,
+                          actor=self.worker_id)
 
     # -- reconcile ------------------------------------------------------------
 
@@ -405,8 +399,9 @@ class Dialer:
     def _request_for(self, session: Session, attempt: Attempt) -> CallRequest:
         phone = session.get(Phone, attempt.phone_id)
         campaign = session.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
+        config = self.runtime.config
         return CallRequest(
             to=phone.number if phone else "", from_=campaign.caller_id if campaign else "",
-            url=self.answer_url.format(id=attempt.id), status_callback=self.status_url.format(id=attempt.id),
+            url=answer_url(config, attempt.id), status_callback=status_url(config, attempt.id),
             idempotency_key=attempt.idempotency_key, not_before=attempt.created_at,
         )

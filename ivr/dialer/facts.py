@@ -32,7 +32,14 @@ from ivr.compliance.facts import (
     PhoneFacts,
     WeeklyRange,
 )
-from ivr.compliance.reason import HISTORY_UNAVAILABLE, LIVE_ATTEMPT, NO_CAMPAIGN, NO_PHONE, Reason, explain
+from ivr.compliance.reason import (
+    HISTORY_UNAVAILABLE,
+    LIVE_ATTEMPT,
+    NO_CAMPAIGN,
+    NO_PHONE,
+    Reason,
+    explain,
+)
 from ivr.compliance.zones import ZoneResolution, resolve_zones
 from ivr.dialer.dialer import Verdict
 from ivr.dialer.queue import Candidate

@@ -3,6 +3,7 @@ exact-time job for each callback that falls due before the next look-ahead."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -54,10 +55,8 @@ class DialerWorker:
                                max_instances=1, coalesce=True, next_run_time=self.dialer.runtime.clock.now())
         self.scheduler.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread (tests)
                 signal.signal(sig, lambda *_: self.stopped.set())
-            except ValueError:  # not the main thread (tests)
-                pass
         try:
             while not self.stopped.wait(0.2):
                 if max_ticks is not None and self.ticks >= max_ticks:

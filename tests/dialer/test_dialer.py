@@ -43,7 +43,8 @@ def test_tick_places_one_call_per_allowed_debtor_with_events(runtime) -> None:
     assert all(a.state == "queued" and a.active and a.carrier_call_sid for a in rows)
     assert len(set(carrier.numbers_called())) == 5
     assert {r.url for r in carrier.calls.values()} == {
-        f"http://127.0.0.1:5000/voice/answer?attempt={a.id}" for a in rows}
+        f"http://127.0.0.1:5000/voice/answer?attempt={a.id}&lang=pt-BR" for a in rows}
+    assert all(r.record for r in carrier.calls.values())  # São Paulo: BR-RECORD
     with runtime.db.session() as s:
         kinds = s.scalars(select(ContactEvent.kind)).all()
     assert kinds.count("attempt.claimed") == 5 and kinds.count("attempt.placed") == 5
