@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from typing import Any
 
 import click
 
-from ivr.config import ConfigError, settings_markdown
-from ivr.runtime import Runtime, build_runtime
+from ivr.cli_context import CliContext, emit_json, pass_cli
+from ivr.config import settings_markdown
 
-
-class CliContext:
-    """Lazily built runtime shared by the commands of one invocation."""
-
-    def __init__(self) -> None:
-        self._runtime: Runtime | None = None
-
-    @property
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            try:
-                self._runtime = build_runtime()
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
-        return self._runtime
-
-
-pass_cli = click.make_pass_decorator(CliContext, ensure=True)
-
-
-def emit_json(payload: Any) -> None:
-    click.echo(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+__all__ = ["CliContext", "emit_json", "main", "pass_cli"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,11 +56,13 @@ def config_cmd(markdown: bool, as_json: bool) -> None:
 def _register() -> None:
     # Feature modules add their commands here, one line each.
     from agent_console.cli import register as agent_console
+    from ivr.demo import register as demo
     from ivr.dialer.cli import register as dialer
     from ivr.portfolio.cli import register as portfolio
+    from ivr.serve import register as serve
     from ivr.speech.cli import register as speech
 
-    for register in (portfolio, dialer, speech, agent_console):
+    for register in (portfolio, dialer, speech, agent_console, serve, demo):
         register(main)
 
 
