@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from flask import Flask, current_app
 
-from ivr.runtime import Runtime, build_runtime
+from ivr.runtime import Runtime, build_runtime, instance_secret
+from ivr.telephony.factory import carrier_for
 
 
 def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
@@ -20,34 +20,30 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
 
     app = Flask("ivr", instance_path=str(runtime.config.instance_path))
     logging.basicConfig(level=runtime.config.get("CORDIAL_LOG_LEVEL"))
-    app.config.update(SECRET_KEY=_secret_key(runtime), **flask_keys)
+    app.config.update(SECRET_KEY=instance_secret(runtime), **flask_keys)
     app.extensions["cordial"] = runtime
+    carrier_for(runtime)  # webhooks and the console send SMS and redirect calls through it
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     from ivr.messaging.webhooks import register_messaging
+    from ivr.speech.web import register_audio
     from ivr.voice.webhooks import register_voice
 
     register_voice(app)
     register_messaging(app)
+    register_audio(app)
+
+    from agent_console.web import register_console
+
+    register_console(app)
 
     return app
 
 
 _FLASK_KEYS = {"TESTING", "DEBUG", "SERVER_NAME", "WTF_CSRF_ENABLED", "PREFERRED_URL_SCHEME"}
-
-
-def _secret_key(runtime: Runtime) -> str:
-    configured = runtime.config.values.get("SECRET_KEY")
-    if configured:
-        return configured
-    path = runtime.config.instance_path / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def runtime_of(app: Flask | None = None) -> Runtime:

@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("VOSK_MODEL_PATH", "", "Folder of a Vosk model (download one with `cordial speech download-model`)."),
     Setting("CORDIAL_DIALER_TICK_SECONDS", "2", "Seconds between dialer ticks."),
     Setting("CORDIAL_DIALER_BATCH", "200", "Most candidates a dialer tick considers."),
+    Setting("CORDIAL_DIALER_PLACE_LEASE_SECONDS", "300", "A claimed call not placed after this long belongs to a dead worker; any worker then reconciles it with the carrier."),
+    Setting("CORDIAL_DIALER_REQUEUE_SECONDS", "300", "Earliest re-evaluation of a debtor just called (the rules usually push it further)."),
     Setting("CORDIAL_LOG_LEVEL", "INFO", "Python logging level."),
 )
 

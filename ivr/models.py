@@ -82,6 +82,24 @@ class Money(TypeDecorator[Decimal]):
         return (Decimal(value) / 100).quantize(CENT)
 
 
+class Rate(TypeDecorator[Decimal]):
+    """Decimal rates (0.0149 = 1.49 % a month) stored exactly as integer millionths."""
+
+    impl = BigInteger
+    cache_ok = True
+    SCALE = Decimal("0.000001")
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        return int(Decimal(value).quantize(self.SCALE, rounding=ROUND_HALF_EVEN) * 1_000_000)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(value) / 1_000_000).quantize(self.SCALE)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), Decimal: Money(), dict[str, Any]: JSON}
@@ -379,8 +397,8 @@ class PromiseToPay(Base):
     installments: Mapped[int] = mapped_column(Integer, default=1)
     installment_amount: Mapped[Decimal] = mapped_column()
     first_due_date: Mapped[date] = mapped_column(Date)
-    monthly_interest_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
-    late_fee_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    monthly_interest_rate: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("0"))
+    late_fee_rate: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("0"))
     total: Mapped[Decimal] = mapped_column()
     status: Mapped[str] = mapped_column(String(10), default="active")  # active | kept | broken
     plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -399,6 +417,20 @@ class BlockListEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
+class LoginFailure(Base):
+    """A failed console login; counted to rate-limit logins across every web worker."""
+
+    __tablename__ = "console_login_failure"
+    __table_args__ = (
+        Index("ix_console_login_failure_key", "username", "address", "failed_at"),
+        Index("ix_console_login_failure_address", "address", "failed_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column()
+
+
 class User(Base):
     __tablename__ = "user_account"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -413,7 +445,7 @@ class User(Base):
 
 
 __all__ = [
-    "Attempt", "AttemptState", "Base", "BlockListEntry", "Callback", "CallingWindow", "Campaign",
+    "Attempt", "AttemptState", "Base", "BlockListEntry", "LoginFailure", "Callback", "CallingWindow", "Campaign",
     "ContactEvent", "Creditor", "Debt", "DebtStatus", "Debtor", "Holiday", "PaymentInstrument",
     "Phone", "PromiseToPay", "SmsMessage", "TERMINAL_ATTEMPT_STATES", "User",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,3 +38,16 @@ def build_runtime(
     if migrate:
         ensure_schema(db.engine)
     return Runtime(config=config, db=db, clock=clock or SystemClock())
+
+
+def instance_secret(runtime: Runtime) -> str:
+    """SECRET_KEY, or a random one kept in the instance folder. Web workers and dialers
+    that share a deployment must share it (sessions, signed audio links)."""
+    configured = runtime.config.values.get("SECRET_KEY")
+    if configured:
+        return configured
+    path = runtime.config.instance_path / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

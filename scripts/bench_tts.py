@@ -1,6 +1,7 @@
-"""Benchmark of speech rendering: prompts per second by engine, and the cost of a
-debtor's personal audio per call (whole sentences, cold and cached, against
-joining pre-rendered word fragments). Prints a table; asserts nothing.
+"""Benchmark of speech rendering: prompts per second by engine, the shipped
+catalog, the cost of a debtor's personal audio per call (whole sentences, cold
+and cached, against joining pre-rendered word fragments), and what a webhook
+pays to find a file. Prints a table; asserts nothing.
 
     .venv/bin/python scripts/bench_tts.py [--prompts 20] [--calls 40]
 """
@@ -19,10 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr.speech.manifest import PromptText, render_all  # noqa: E402
+from ivr.config import load_config  # noqa: E402
+from ivr.speech.manifest import PromptAudioIndex, PromptText, render_all  # noqa: E402
 from ivr.speech.personal import render_personal_audio  # noqa: E402
+from ivr.speech.prompt_texts import catalog_texts_for  # noqa: E402
 from ivr.speech.tts import EngineUnavailable, GttsEngine, TtsRenderer, join_wavs  # noqa: E402
 from ivr.speech.wording import spoken_amount, spoken_date  # noqa: E402
+from ivr.voice.prompt_catalog import prompt_catalog  # noqa: E402
 
 # Synthetic benchmark input, not the product's prompt catalog.
 _VOCABULARY = {
@@ -103,6 +107,58 @@ def bench_prompts(count: int, rng: random.Random) -> list[tuple[str, str]]:
     return rows
 
 
+def bench_catalog() -> list[tuple[str, str]]:
+    """The shipped prompt catalog, both languages, as `cordial prompts render` makes it."""
+    texts = catalog_texts_for(load_config(env_file=None), prompt_catalog())
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        summary = render_all(texts.ahead, folder, TtsRenderer("espeak"))
+        elapsed = time.perf_counter() - started
+        files = list(Path(folder).glob("*.wav"))
+        size_kb = sum(p.stat().st_size for p in files) / 1024
+        seconds = sum(p.stat().st_size - 44 for p in files) / 16000
+    return [
+        (
+            "shipped catalog, espeak-ng",
+            f"{len(summary.rendered)} prompts in {elapsed:.2f} s, {seconds:.0f} s of speech, "
+            f"{size_kb:.0f} KB",
+        ),
+        (
+            "rendered per call / said live",
+            f"{len(texts.per_call)} / {len(texts.live)} prompt templates (both languages)",
+        ),
+    ]
+
+
+def bench_lookups(rng: random.Random, lookups: int = 2000) -> list[tuple[str, str]]:
+    """What a webhook pays to turn a sentence into a <Play> URL (or learn it has none)."""
+    renderer = TtsRenderer("espeak")
+    prompt = PromptText("greeting", "pt-BR", "Olá! Aqui é da Cordial.")
+    sentences = _personal_sentences(rng)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        render_all([prompt], folder, renderer)
+        render_personal_audio(sentences, "pt-BR", folder, renderer, secret=b"bench")
+        index = PromptAudioIndex(folder, "https://cordial.example/audio", secret=b"bench")
+        cases = [
+            ("prompt (in memory)", lambda: index.url_for(prompt.key, "pt-BR", prompt.text)),
+            (
+                "personal sentence (one stat, signed URL)",
+                lambda: index.url_for("disclosure", "pt-BR", sentences["disclosure"]),
+            ),
+            ("no audio (one stat, then <Say>)", lambda: index.url_for("x", "pt-BR", "Nada.")),
+        ]
+        for label, lookup in cases:
+            samples = []
+            for _ in range(lookups):
+                started = time.perf_counter()
+                lookup()
+                samples.append(time.perf_counter() - started)
+            median, p95 = (v * 1000 for v in _ms(samples))
+            rows.append((label, f"median {median:.1f} µs, p95 {p95:.1f} µs"))
+    return rows
+
+
 def bench_personal(calls: int, rng: random.Random) -> list[tuple[str, str]]:
     renderer = TtsRenderer("espeak")
     per_call = [_personal_sentences(rng) for _ in range(calls)]
@@ -166,10 +222,12 @@ def main() -> None:
 
     sections = [
         ("Prompt rendering (8 kHz WAV, trimmed, normalised)", bench_prompts(args.prompts, rng)),
+        ("Prompt catalog (cordial prompts render)", bench_catalog()),
         (
-            f"Personal audio per call (2 sentences, {args.calls} calls)",
+            f"Personal audio per call at claim (2 sentences, {args.calls} calls)",
             bench_personal(args.calls, rng),
         ),
+        ("Webhook lookups (per sentence)", bench_lookups(rng)),
     ]
     width = max(len(label) for _, rows in sections for label, _ in rows)
     for title, rows in sections:

@@ -95,3 +95,38 @@ def test_contact_log_is_append_only(db_url: str) -> None:
     with db.session() as s:
         assert s.scalars(select(ContactEvent.kind)).all() == ["note"]
     db.dispose()
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(empty_db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ivr.models import Base
+
+    upgrade(empty_db_url)
+    db = Database(empty_db_url)
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    db.dispose()
+
+
+def test_rates_are_stored_exactly(db_url: str) -> None:
+    from ivr.models import PromiseToPay
+
+    db = Database(db_url)
+    with db.session() as s:
+        debtor = _debtor(s)
+        creditor = Creditor(name="Banco", legal_id="11222333000181")
+        s.add(creditor)
+        s.flush()
+        debt = Debt(external_id="C9", debtor_id=debtor.id, creditor_id=creditor.id, principal=Decimal("100"),
+                    due_date=date(2026, 10, 1))
+        s.add(debt)
+        s.flush()
+        s.add(PromiseToPay(debtor_id=debtor.id, debt_id=debt.id, installment_amount=Decimal("10"),
+                           first_due_date=date(2026, 12, 1), total=Decimal("100"),
+                           monthly_interest_rate=Decimal("0.0149"), late_fee_rate=Decimal("0.02")))
+    with db.session() as s:
+        promise = s.scalars(select(PromiseToPay)).one()
+        assert (promise.monthly_interest_rate, promise.late_fee_rate) == (Decimal("0.014900"), Decimal("0.020000"))
+    db.dispose()

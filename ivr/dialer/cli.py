@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ivr.cli import CliContext, emit_json, pass_cli
+from ivr.cli_context import CliContext, emit_json, pass_cli
 from ivr.clock import parse_instant
 
 
@@ -35,11 +35,14 @@ def dialer_cmd(cli: CliContext, worker_id: str | None, ticks: int | None) -> Non
     from ivr.dialer.dialer import Dialer
     from ivr.dialer.facts import evaluate_candidates
     from ivr.dialer.worker import DialerWorker
+    from ivr.speech.call_audio import prepare_call_audio
     from ivr.telephony.factory import carrier_for
 
     logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("twilio").setLevel(logging.WARNING)  # it logs every request at INFO
     runtime = cli.runtime
-    dialer = Dialer(runtime, carrier_for(runtime), evaluate_candidates, worker_id=worker_id)
+    dialer = Dialer(runtime, carrier_for(runtime), evaluate_candidates, worker_id=worker_id,
+                    prepare_audio=prepare_call_audio)
     click.echo(f"dialer {dialer.worker_id}: tick every {dialer.tick_seconds}s, batch {dialer.batch}; Ctrl-C stops")
     DialerWorker(dialer).run(max_ticks=ticks)
 

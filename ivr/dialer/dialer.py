@@ -26,6 +26,7 @@ from sqlalchemy import and_, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ivr.compliance.reason import HISTORY_UNAVAILABLE, LIVE_ATTEMPT
 from ivr.db import is_postgres
 from ivr.dialer.queue import Candidate, due_callbacks, due_debtors
 from ivr.models import (
@@ -46,12 +47,10 @@ from ivr.voice.urls import answer_url, status_url
 
 log = logging.getLogger(__name__)
 
-# A claimed attempt not yet placed after this long belongs to a dead worker.
-PLACE_LEASE = timedelta(minutes=5)
 # A placed call with no terminal status after this long is asked about.
 STALE_CALL = timedelta(minutes=20)
-# Earliest re-evaluation of a debtor just called.
-MIN_REQUEUE = timedelta(minutes=5)
+# Blocks that lift by themselves without the rules knowing when: look again soon.
+RECHECK_SOON = frozenset({LIVE_ATTEMPT, HISTORY_UNAVAILABLE})
 
 CARRIER_TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 
@@ -69,7 +68,8 @@ class Verdict:
     rule_ids: tuple[str, ...] = ()
 
 
-Evaluator = Callable[[Session, list[Candidate], datetime], list[Verdict]]
+# (session, candidates, now, placing_within) -> one verdict per candidate
+Evaluator = Callable[[Session, list[Candidate], datetime, timedelta], list[Verdict]]
 
 
 @dataclass
@@ -105,6 +105,7 @@ class Dialer:
         batch: int | None = None,
         tick_seconds: float | None = None,
         pace: Callable[[float], None] = time.sleep,
+        prepare_audio: Callable[[Runtime, list[int]], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.carrier = carrier
@@ -113,6 +114,15 @@ class Dialer:
         self.batch = batch or runtime.config.get_int("CORDIAL_DIALER_BATCH")
         self.tick_seconds = tick_seconds or runtime.config.get_float("CORDIAL_DIALER_TICK_SECONDS")
         self.pace = pace
+        # Renders each claimed call's personal sentences before it is placed, so no
+        # TTS ever runs inside a webhook (ivr.speech.call_audio.prepare_call_audio).
+        self.prepare_audio = prepare_audio
+        self.place_lease = timedelta(seconds=runtime.config.get_float("CORDIAL_DIALER_PLACE_LEASE_SECONDS"))
+        self.requeue = timedelta(seconds=runtime.config.get_float("CORDIAL_DIALER_REQUEUE_SECONDS"))
+        # A tick places what it claimed within one tick (its budget is pace x tick); the
+        # margin covers the carrier's latency. Claims are only made when the window stays
+        # open that long, and the lease refuses to place a call any later.
+        self.place_horizon = timedelta(seconds=self.tick_seconds + 5)
 
     # -- the tick -----------------------------------------------------------
 
@@ -135,7 +145,7 @@ class Dialer:
             report.considered = len(candidates)
             if not candidates:
                 return []
-            verdicts = self.evaluate(session, candidates, now)
+            verdicts = self.evaluate(session, candidates, now, self.place_horizon)
             budgets = self._budgets(session, {v.campaign_id for v in verdicts if v.allowed and v.campaign_id})
             chosen: list[Verdict] = []
             for verdict in verdicts:
@@ -149,7 +159,9 @@ class Dialer:
             claimed_debtors = {c.debtor_id for c in claims}
             self._requeue(session, verdicts, claimed_debtors, now)
             report.claimed = len(claims)
-            return claims
+        if claims and self.prepare_audio is not None:
+            self.prepare_audio(self.runtime, [c.attempt_id for c in claims])
+        return claims
 
     def _budgets(self, session: Session, campaign_ids: set[int]) -> dict[int, int]:
         """How many new calls each campaign may start this tick (pace and concurrency).
@@ -240,11 +252,13 @@ class Dialer:
         for v in verdicts:
             debtor_id = v.candidate.debtor_id
             if debtor_id in claimed:
-                when: datetime | None = now + MIN_REQUEUE
+                when: datetime | None = now + self.requeue
             elif v.allowed:
                 when = now + timedelta(seconds=self.tick_seconds)  # over budget: next tick
             else:
                 when = v.next_allowed_at
+                if when is None and RECHECK_SOON.intersection(v.rule_ids):
+                    when = now + self.requeue
                 if v.candidate.callback_id:
                     missed_callbacks.append(v.candidate.callback_id)
             by_time.setdefault(when, []).append(debtor_id)
@@ -276,7 +290,7 @@ class Dialer:
     def place_one(self, claim: Claim) -> bool:
         now = self.runtime.clock.now()
         with self.runtime.db.session() as session:
-            if not self._take_lease(session, claim.attempt_id):
+            if not self._take_lease(session, claim.attempt_id, now - self.place_horizon):
                 self._finish(session, claim.attempt_id, AttemptState.CANCELED, now, outcome="not-placed",
                              kind="attempt.not_placed", data={"why": "blocked-before-placing"})
                 return False
@@ -298,8 +312,9 @@ class Dialer:
             self._adopt(session, claim.attempt_id, info, self.runtime.clock.now())
         return True
 
-    def _take_lease(self, session: Session, attempt_id: int) -> bool:
-        """claimed -> dialing, only if nothing changed that forbids the call since the claim."""
+    def _take_lease(self, session: Session, attempt_id: int, claimed_after: datetime) -> bool:
+        """claimed -> dialing, only if nothing changed that forbids the call since the claim
+        and the claim is recent enough that its window check still holds."""
         attempt = Attempt.__table__
         still_allowed = and_(
             exists().where(Campaign.id == attempt.c.campaign_id, Campaign.status == "running"),
@@ -311,7 +326,8 @@ class Dialer:
         )
         result = session.execute(
             update(attempt)
-            .where(attempt.c.id == attempt_id, attempt.c.state == AttemptState.CLAIMED.value, still_allowed)
+            .where(attempt.c.id == attempt_id, attempt.c.state == AttemptState.CLAIMED.value,
+                   attempt.c.created_at >= claimed_after, still_allowed)
             .values(state=AttemptState.DIALING.value)
         )
         return result.rowcount == 1
@@ -361,7 +377,7 @@ class Dialer:
             unplaced = session.scalars(
                 select(Attempt).where(Attempt.active.is_(True),
                                       Attempt.state.in_([AttemptState.CLAIMED.value, AttemptState.DIALING.value]),
-                                      Attempt.created_at < now - PLACE_LEASE).limit(limit)
+                                      Attempt.created_at < now - self.place_lease).limit(limit)
             ).all()
             stale = session.scalars(
                 select(Attempt).where(Attempt.active.is_(True), Attempt.carrier_call_sid.is_not(None),

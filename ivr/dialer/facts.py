@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ivr.compliance.decision import Decision, decide, next_slots
+from ivr.compliance.decision import Decision, decide, next_slots, window_open_at
 from ivr.compliance.facts import (
     CallFacts,
     CampaignPolicy,
@@ -193,14 +193,15 @@ def _options(batch: _Batch, debtor_id: int, now: datetime, *, phone_id: int | No
     return options
 
 
-# Blocks that lift by themselves without the rules knowing when: look again soon.
-RECHECK_SOON = frozenset({LIVE_ATTEMPT, HISTORY_UNAVAILABLE})
-RECHECK_AFTER = timedelta(minutes=5)
-
-
-def _verdict(candidate: Candidate, options: list[Option], now: datetime) -> Verdict:
+def _verdict(candidate: Candidate, options: list[Option], placing_within: timedelta = timedelta(0),
+             now: datetime | None = None) -> Verdict:
     for option in options:
         if option.decision.allowed and option.campaign is not None:
+            if placing_within and now is not None and not window_open_at(option.facts, now + placing_within):
+                # The window closes before the call would surely be placed: wait for the next one.
+                later = decide(option.facts, now + placing_within).next_allowed_at
+                return Verdict(candidate, False, later, option.phone.id, option.debt.id if option.debt else None,
+                               option.campaign.id, rule_ids=("WINDOW-CLOSING",))
             return Verdict(candidate, True, None, option.phone.id, option.debt.id if option.debt else None,
                            option.campaign.id)
     if not options:
@@ -211,15 +212,16 @@ def _verdict(candidate: Candidate, options: list[Option], now: datetime) -> Verd
     first = options[0]
     rule_ids = tuple(dict.fromkeys(r.rule_id for r in first.decision.reasons))
     next_at = min(nexts) if nexts else None
-    if next_at is None and RECHECK_SOON.intersection(rule_ids):
-        next_at = now + RECHECK_AFTER
     return Verdict(candidate, False, next_at, first.phone.id,
                    first.debt.id if first.debt else None, first.campaign.id if first.campaign else None,
                    rule_ids=rule_ids)
 
 
-def evaluate_candidates(session: Session, candidates: list[Candidate], now: datetime) -> list[Verdict]:
-    """The dialer's evaluator: one verdict per candidate."""
+def evaluate_candidates(session: Session, candidates: list[Candidate], now: datetime,
+                        placing_within: timedelta = timedelta(0)) -> list[Verdict]:
+    """The dialer's evaluator: one verdict per candidate. A call is allowed only if the
+    window is still open `placing_within` from now, the longest the dialer may take to
+    place it (pacing); the lease refuses to place it later than that."""
     batch = _load(session, [c.debtor_id for c in candidates], now,
                   extra_debt_ids=[c.callback_debt_id for c in candidates if c.callback_debt_id],
                   extra_campaign_ids=[c.callback_campaign_id for c in candidates if c.callback_campaign_id])
@@ -235,7 +237,7 @@ def evaluate_candidates(session: Session, candidates: list[Candidate], now: date
         options = _options(batch, candidate.debtor_id, now, phone_id=candidate.callback_phone_id,
                            debt_id=candidate.callback_debt_id, campaign_id=candidate.callback_campaign_id,
                            requested_callback_at=requested.get(candidate.callback_id))
-        verdicts.append(_verdict(candidate, options, now))
+        verdicts.append(_verdict(candidate, options, placing_within, now))
     return verdicts
 
 
@@ -265,7 +267,7 @@ def explain_debtor(session: Session, debtor: str | int, instant: datetime, langu
     options = _options(batch, debtor_id, instant)
     zones = zones_of(record, batch.phones.get(debtor_id, []))
     zone = display_zone(zones)
-    verdict = _verdict(Candidate(debtor_id), options, instant)
+    verdict = _verdict(Candidate(debtor_id), options)
     option = next((o for o in options if o.phone.id == verdict.phone_id), options[0] if options else None)
     reasons: list[Reason] = list(option.decision.reasons) if option else []
     payload_reasons = [

@@ -1,4 +1,5 @@
-"""`cordial speech …`: render the prompt catalog, prune stale audio, fetch a Vosk model."""
+"""`cordial prompts render` (also `cordial speech render`): render the prompt catalog
+into the audio folder; `cordial speech prune`, `download-model`."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ import click
 import yaml
 
 from ivr.speech.languages import LANGUAGES
-from ivr.speech.manifest import PromptText, RenderProgress, prune_unreferenced, render_all
+from ivr.speech.manifest import RenderProgress, prune_unreferenced, render_all
 from ivr.speech.tts import ENGINE_CHOICES, TtsRenderer
 
 DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent.parent / "voice" / "prompts"
 
 if TYPE_CHECKING:
     from ivr.config import Config
+    from ivr.speech.prompt_texts import CatalogTexts
 
 
 def register(main: click.Group) -> None:
     main.add_command(speech)
+    main.add_command(prompts)
 
 
 @click.group()
@@ -27,7 +30,12 @@ def speech() -> None:
     """Prompt audio (TTS) and speech recognition models."""
 
 
-@speech.command("render")
+@click.group()
+def prompts() -> None:
+    """The robocall's prompt audio, rendered ahead of calls into the audio folder."""
+
+
+@prompts.command("render")
 @click.option(
     "--engine",
     type=click.Choice(ENGINE_CHOICES),
@@ -51,34 +59,56 @@ def speech() -> None:
 def render_cmd(
     ctx: click.Context, engine: str | None, prompts_dir: Path, audio_dir: Path | None
 ) -> None:
-    """Render every prompt whose audio is missing or whose text changed."""
+    """Render every prompt whose audio is missing or whose text changed (and only those).
+
+    Prompts with the debtor's name or amount are rendered per call by the dialer;
+    callback times are said live. Restart the web workers afterwards so they see
+    the new files.
+    """
     from ivr.config import ConfigError, load_config
 
     try:
         config = load_config()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    prompts = _catalog(prompts_dir, config)
+    texts = _catalog_texts(prompts_dir, config)
     target = audio_dir or Path(config.get("CORDIAL_AUDIO_DIR"))
-
-    def report(step: RenderProgress) -> None:
-        if step.outcome in ("rendered", "reused", "failed"):
-            click.echo(
-                f"[{step.done}/{step.total}] {step.outcome:8} {step.prompt.language} {step.prompt.key}"
-                + (f" ({step.engine})" if step.engine else "")
-            )
-
     renderer = TtsRenderer(engine or config.get("CORDIAL_TTS_ENGINE"))
-    summary = render_all(prompts, target, renderer, progress=report)
+
+    with click.progressbar(
+        length=len(texts.ahead),
+        label=f"Rendering {len(texts.ahead)} prompts",
+        show_pos=True,
+        item_show_func=lambda step: f"{step.prompt.language} {step.prompt.key}" if step else None,
+    ) as bar:
+
+        def report(step: RenderProgress) -> None:
+            bar.update(1, step)
+
+        summary = render_all(texts.ahead, target, renderer, progress=report)
+
+    wav_files = list(target.glob("*.wav"))
+    size_kb = sum(p.stat().st_size for p in wav_files) / 1024
+    engines = ", ".join(f"{name} {n}" for name, n in sorted(summary.engines.items())) or "none"
+    click.echo(f"{len(summary.rendered)} rendered ({engines})")
+    click.echo(f"{len(summary.reused)} reused (the same sentence was already rendered)")
+    click.echo(f"{len(summary.unchanged)} unchanged")
+    click.echo(f"{len(summary.failed)} failed")
     click.echo(
-        f"{len(summary.rendered)} rendered {dict(summary.engines)}, {len(summary.reused)} reused, "
-        f"{len(summary.unchanged)} unchanged, {len(summary.templated)} templated (rendered per call), "
-        f"{len(summary.failed)} failed, into {target}"
+        f"{len(texts.per_call)} rendered per call by the dialer: "
+        + ", ".join(sorted({p.key for p in texts.per_call}))
     )
+    click.echo(
+        f"{len(texts.live)} said live with <Say>: " + ", ".join(sorted({p.key for p in texts.live}))
+    )
+    click.echo(f"{target}: {len(wav_files)} files, {size_kb:.0f} KB")
     for key, language, reason in summary.failed:
         click.echo(f"failed: {language} {key}: {reason}", err=True)
     if summary.failed:
         ctx.exit(1)
+
+
+speech.add_command(render_cmd, "render")
 
 
 @speech.command("prune")
@@ -111,26 +141,16 @@ def download_model_cmd(language: str, dest: Path) -> None:
     click.echo(f"model ready; set VOSK_MODEL_PATH={path.resolve()}")
 
 
-def _catalog(prompts_dir: Path, config: Config) -> list[PromptText]:
-    """The voice flow's prompt catalog, with the placeholders that are the same on
-    every call ({company}, {callback_number}, ...) filled in, so those prompts can
-    be rendered ahead; prompts with per-call placeholders stay templates."""
-    from ivr.voice.identity import common_prompt_params
+def _catalog_texts(prompts_dir: Path, config: Config) -> CatalogTexts:
+    """The voice flow's prompt catalog split by when its audio is made, with the
+    placeholders that are the same on every call ({company}, ...) filled in."""
+    from ivr.speech.prompt_texts import catalog_texts_for
     from ivr.voice.prompt_catalog import PromptCatalog, PromptError
 
     try:
         catalog = PromptCatalog.load(prompts_dir)
-    except (PromptError, OSError, yaml.YAMLError) as exc:
+        return catalog_texts_for(config, catalog)
+    except (PromptError, OSError, ValueError, yaml.YAMLError) as exc:
         raise click.ClickException(
             f"cannot read the prompt catalog in {prompts_dir}: {exc}"
         ) from None
-    prompts: list[PromptText] = []
-    for language in catalog.languages:
-        book = catalog.book(language)
-        common = common_prompt_params(config, book)
-        for key, template in book.prompts.items():
-            text = template
-            if book.placeholders[key] <= common.keys():
-                text = catalog.text(key, language, common)
-            prompts.append(PromptText(key, language, text))
-    return prompts

@@ -28,14 +28,19 @@ import os
 import string
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ivr.clock import Clock, SystemClock
 from ivr.speech.languages import require_language
-from ivr.speech.personal import find_personal_audio
+from ivr.speech.personal import (
+    PERSONAL_DIR,
+    find_personal_audio,
+    personal_url_expiry,
+    personal_url_token,
+)
 from ivr.speech.tts import (
     CHANNELS,
     SAMPLE_RATE,
@@ -244,20 +249,35 @@ class PromptAudioIndex:
     """Which sentences have rendered audio, answered from memory inside webhooks
     (the `PromptAudio` the voice flow's Speaker asks).
 
-    The manifest is read when the index is made and on `reload()`; a prompt
-    whose text changed since is answered None, so the caller falls back to
-    <Say> rather than play an old sentence. With `secret`, personal sentences
-    rendered by the dialer are found too (`personal.find_personal_audio`).
-    The web app must serve `audio_dir` at `base_url`.
+    The manifest is read when the index is made and on `reload()` (after
+    `cordial prompts render`, restart the web workers); a prompt is found by
+    its key or by its exact text, so a prompt whose text changed since is
+    answered None and the caller falls back to <Say> rather than play an old
+    sentence. With `secret`, personal sentences rendered by the dialer are
+    found too, with one `stat` (`personal.find_personal_audio`), and their
+    URLs carry an expiring signature. The web app serves `audio_dir` at
+    `base_url` (`ivr.speech.web`).
     """
 
     def __init__(
-        self, audio_dir: Path | str, base_url: str, *, secret: bytes | str | None = None
+        self,
+        audio_dir: Path | str,
+        base_url: str,
+        *,
+        secret: bytes | str | None = None,
+        clock: Clock | None = None,
+        captions: bool = False,
     ) -> None:
         self.audio_dir = Path(audio_dir)
         self.base_url = base_url.rstrip("/")
         self._secret = secret
-        self._files: dict[tuple[str, str], tuple[str, str]] = {}
+        self._clock = clock or SystemClock()
+        # Remember what personal URLs say (for the carrier emulator's transcripts only:
+        # it keeps personal sentences in memory).
+        self._personal_captions: OrderedDict[str, str] | None = OrderedDict() if captions else None
+        self._by_key: dict[tuple[str, str], tuple[str, str]] = {}
+        self._by_text: dict[tuple[str, str], str] = {}
+        self._captions: dict[str, str] = {}
         self.reload()
 
     def reload(self) -> None:
@@ -266,26 +286,72 @@ class PromptAudioIndex:
         except ManifestError as exc:
             log.error("audio manifest unreadable; every prompt will be spoken with <Say>: %s", exc)
             entries = {}
-        self._files = {
-            ident: (entry.text, entry.file)
+        present = {
+            ident: entry
             for ident, entry in entries.items()
             if (self.audio_dir / entry.file).is_file()
         }
+        self._by_key = {ident: (entry.text, entry.file) for ident, entry in present.items()}
+        self._by_text = {(entry.language, entry.text): entry.file for entry in present.values()}
+        self._captions = {entry.file: entry.text for entry in present.values()}
+        missing = len(entries) - len(present)
+        if missing:
+            log.warning(
+                "audio manifest in %s lists %d file(s) that are missing; those prompts "
+                "will be spoken with <Say> (run `cordial prompts render`)",
+                self.audio_dir,
+                missing,
+            )
+
+    @property
+    def prompt_count(self) -> int:
+        """How many (key, language) prompts have a rendered file."""
+        return len(self._by_key)
 
     def path_for(self, key: str, language: str, text: str) -> Path | None:
         """The file that speaks exactly `text` for this prompt, or None."""
-        known = self._files.get((key, language))
-        if known is not None and known[0] == text:
-            return self.audio_dir / known[1]
-        if self._secret:
+        static = self._static_file(key, language, text)
+        if static is not None:
+            return self.audio_dir / static
+        if self._secret and text.strip():
             return find_personal_audio(text, language, self.audio_dir, secret=self._secret)
         return None
 
     def url_for(self, key: str, language: str, text: str) -> str | None:
-        path = self.path_for(key, language, text)
+        static = self._static_file(key, language, text)
+        if static is not None:
+            return f"{self.base_url}/{static}"
+        if not (self._secret and text.strip()):
+            return None
+        path = find_personal_audio(text, language, self.audio_dir, secret=self._secret)
         if path is None:
             return None
-        return f"{self.base_url}/{path.relative_to(self.audio_dir).as_posix()}"
+        expires = personal_url_expiry(self._clock.now())
+        token = personal_url_token(path.name, expires, self._secret)
+        url = f"{self.base_url}/{PERSONAL_DIR}/{path.name}?exp={expires}&sig={token}"
+        if self._personal_captions is not None:
+            self._personal_captions[path.name] = text
+            while len(self._personal_captions) > _PERSONAL_CAPTIONS_KEPT:
+                self._personal_captions.popitem(last=False)
+        return url
+
+    def caption_for(self, url: str) -> str | None:
+        """The sentence a URL from `url_for` speaks (the emulator's `play_captions`)."""
+        name = url.split("?", 1)[0].rsplit("/", 1)[-1]
+        caption = self._captions.get(name)
+        if caption is None and self._personal_captions is not None:
+            caption = self._personal_captions.get(name)
+        return caption
+
+    def _static_file(self, key: str, language: str, text: str) -> str | None:
+        known = self._by_key.get((key, language))
+        if known is not None and known[0] == text:
+            return known[1]
+        # The same sentence under another key, or one of a prompt's choices ("menu[channel=SMS]").
+        return self._by_text.get((language, text))
+
+
+_PERSONAL_CAPTIONS_KEPT = 4096
 
 
 def load_manifest(audio_dir: Path | str) -> dict[tuple[str, str], ManifestEntry]:

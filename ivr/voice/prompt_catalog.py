@@ -2,6 +2,14 @@
 
 Prompts are data (ivr/voice/prompts/<language>.yaml), reviewed like code;
 this module loads them once per process and fills their {placeholders}.
+
+A prompt's placeholders also say when its audio can be rendered
+(`prompt_timing`): ahead of any call (`cordial prompts render`, into
+`audio/`), once per value of a small set of choices (the channel of the
+second copy), when the dialer claims the call (the debtor's name, amount,
+due date, creditor: `ivr.speech.call_audio`), or not at all because the
+text depends on the moment of the call (callback slots), so it is said
+with <Say>.
 """
 
 from __future__ import annotations
@@ -16,6 +24,24 @@ from typing import Any
 import yaml
 
 PROMPTS_DIR = Path(__file__).with_name("prompts")
+
+
+# Placeholders every prompt may use, the same on every call of a deployment
+# (ivr.voice.identity.common_prompt_params): prompts with only these are rendered ahead.
+COMMON_PLACEHOLDERS = frozenset({"company", "neutral_company", "callback_number", "contact_person"})
+# Placeholders with a few possible values: each value is rendered ahead, as its own sentence.
+CHOICE_PLACEHOLDERS = frozenset({"channel", "document_name"})
+# Placeholders from the debtor's record: rendered when the dialer claims the call.
+PER_CALL_PLACEHOLDERS = frozenset(
+    {"first_name", "amount", "creditor", "due_date", "principal", "interest", "fee"}
+)
+# Any other placeholder ({slot}, {digit}: callback times offered from the instant of the
+# call) makes the prompt "live": said with <Say>, since no TTS may run inside a webhook.
+
+AHEAD = "ahead"
+CHOICES = "choices"
+PER_CALL = "per_call"
+LIVE = "live"
 
 
 class PromptError(LookupError):
@@ -61,6 +87,19 @@ class PromptBook:
 def placeholders_of(template: str) -> frozenset[str]:
     """The {names} a sentence needs."""
     return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def prompt_timing(book: PromptBook, key: str) -> str:
+    """When the audio of prompt `key` can exist: AHEAD, CHOICES, PER_CALL or LIVE."""
+    try:
+        names = book.placeholders[key] - COMMON_PLACEHOLDERS
+    except KeyError:
+        raise PromptError(f"no prompt {key!r} in {book.language}") from None
+    if not names:
+        return AHEAD
+    if names - PER_CALL_PLACEHOLDERS - CHOICE_PLACEHOLDERS:
+        return LIVE
+    return PER_CALL if names & PER_CALL_PLACEHOLDERS else CHOICES
 
 
 class PromptCatalog:
@@ -126,10 +165,18 @@ def prompt_catalog() -> PromptCatalog:
 
 
 __all__ = [
+    "AHEAD",
+    "CHOICES",
+    "CHOICE_PLACEHOLDERS",
+    "COMMON_PLACEHOLDERS",
+    "LIVE",
+    "PER_CALL",
+    "PER_CALL_PLACEHOLDERS",
     "PROMPTS_DIR",
     "PromptBook",
     "PromptCatalog",
     "PromptError",
     "placeholders_of",
     "prompt_catalog",
+    "prompt_timing",
 ]

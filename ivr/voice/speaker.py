@@ -1,5 +1,7 @@
 """The one place a prompt becomes TwiML: <Play> of pre-rendered audio when it
-exists, else <Say> in the debtor's language.
+exists, else <Say> in the debtor's language and voice, with a log line that
+says why (a prompt never rendered, a call whose personal audio was not
+prepared; callback slots are always said live, see `prompt_timing`).
 
 `CallReply` is the TwiML answer to one webhook. It has no bare hang-up: a call
 ends only through `end(key)`, which speaks a prompt first, so the flow can
@@ -8,14 +10,18 @@ never hang up on a person in silence (invariant 8).
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.voice.prompt_catalog import PromptCatalog
+from ivr.voice.prompt_catalog import LIVE, PER_CALL, PromptCatalog, PromptError, prompt_timing
+
+log = logging.getLogger(__name__)
 
 
 class PromptAudio(Protocol):
@@ -61,7 +67,41 @@ class Speaker:
             verb.play(url)
         else:
             verb.say(text, language=language, voice=self.catalog.book(language).voice or None)
+            if not isinstance(self.audio, NoPromptAudio):
+                _note_said_without_audio(self.catalog, key, language)
         return text
+
+
+_warned_lock = threading.Lock()
+_warned: set[tuple[str, str]] = set()
+
+
+def _note_said_without_audio(catalog: PromptCatalog, key: str, language: str) -> None:
+    """Log why a prompt is said with <Say>; never the text, which may be personal."""
+    try:
+        timing = prompt_timing(catalog.book(language), key)
+    except PromptError:
+        timing = None
+    if timing == LIVE:
+        log.debug("prompt %s (%s): said live with <Say> (it depends on the moment)", key, language)
+    elif timing == PER_CALL:
+        log.info(
+            "prompt %s (%s): no personal audio prepared for this call; said with <Say>",
+            key,
+            language,
+        )
+    else:
+        with _warned_lock:
+            first = (key, language) not in _warned
+            _warned.add((key, language))
+        # Once per process at warning level: a missing rendering affects every call.
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "prompt %s (%s): no rendered audio for its current text; said with <Say> "
+            "(run `cordial prompts render`)",
+            key,
+            language,
+        )
 
 
 QUEUE_NAME = "agents"

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from ivr.dialer.campaigns import pause_campaign, start_campaign
-from ivr.dialer.dialer import PLACE_LEASE, Dialer
+from ivr.dialer.dialer import Dialer
 from ivr.dialer.facts import evaluate_candidates
 from ivr.dialer.queue import Candidate
 from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debt, Debtor, Phone
@@ -171,13 +171,13 @@ def test_reconcile_adopts_a_call_placed_by_a_worker_that_died_and_fails_unplaced
     first, second = dialer.claim()
     # Worker 1 took the lease and reached the carrier, then died before recording it.
     with runtime.db.session() as s:
-        assert dialer._take_lease(s, first.attempt_id)
+        assert dialer._take_lease(s, first.attempt_id, clock.now() - dialer.place_horizon)
     from ivr.telephony.carrier import CallRequest
 
     carrier.place_call(CallRequest(to=first.to, from_=first.caller_id, url="u", status_callback="s",
                                    idempotency_key=first.idempotency_key))
     # The second claim never reached the carrier.
-    clock.advance(PLACE_LEASE + timedelta(seconds=1))
+    clock.advance(dialer.place_lease + timedelta(seconds=1))
     other = Dialer(runtime, carrier, evaluate_candidates, worker_id="t2", tick_seconds=1, pace=lambda s: None)
     assert other.reconcile() == 2
     rows = {a.id: a for a in attempts(runtime)}
@@ -220,3 +220,40 @@ def test_verdicts_cover_every_candidate_in_one_batch(runtime) -> None:
         assert [v.candidate.debtor_id for v in verdicts] == ids
         assert all(v.allowed for v in verdicts)
         assert s.scalar(select(func.count()).select_from(Attempt)) == 0
+
+
+def test_no_claim_when_the_window_closes_before_the_call_could_be_placed(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        d = factories.debtor(s, camp, next_call_at=NOW)
+    clock.set(datetime(2026, 11, 24, 22, 59, 58, tzinfo=UTC))  # 19:59:58 in São Paulo, window ends at 20:00
+    dialer, carrier = make_dialer(runtime)
+    report = dialer.tick()
+    assert report.claimed == 0 and report.blocked == {"WINDOW-CLOSING": 1}
+    with runtime.db.session() as s:
+        assert s.get(Debtor, d.id).next_call_at == datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+
+
+def test_a_claim_older_than_the_placing_horizon_is_never_placed(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        factories.debtor(s, factories.campaign(s), next_call_at=NOW)
+    dialer, carrier = make_dialer(runtime)
+    claims = dialer.claim()
+    clock.advance(dialer.place_horizon + timedelta(seconds=1))  # e.g. the worker stalled
+    dialer.place(claims)
+    assert carrier.calls == {}
+    (attempt,) = attempts(runtime)
+    assert (attempt.state, attempt.active) == ("canceled", False)
+
+
+def test_personal_audio_is_prepared_for_the_claimed_calls_before_any_is_placed(runtime) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        for _ in range(3):
+            factories.debtor(s, camp, next_call_at=NOW)
+    seen: list[tuple[list[int], int]] = []
+    carrier = RecordingCarrier()
+    dialer = Dialer(runtime, carrier, evaluate_candidates, tick_seconds=1, pace=lambda s: None,
+                    prepare_audio=lambda rt, ids: seen.append((sorted(ids), len(carrier.calls))))
+    dialer.tick()
+    assert seen == [(sorted(a.id for a in attempts(runtime)), 0)]

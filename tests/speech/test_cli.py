@@ -1,4 +1,5 @@
-"""`cordial speech render` renders a prompt catalog folder; `prune` removes stale files."""
+"""`cordial prompts render` (alias `cordial speech render`) renders a prompt catalog
+folder; `cordial speech prune` removes stale files."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr.speech.cli import speech
+from ivr.config import load_config
+from ivr.speech.cli import prompts, speech
 from ivr.speech.manifest import PromptAudioIndex, lookup
 
 
@@ -42,20 +44,21 @@ def test_render_command_renders_the_catalog_then_nothing(catalog: Path, tmp_path
         str(audio),
     ]
 
-    first = CliRunner().invoke(speech, args)
+    first = CliRunner().invoke(prompts, args)
     assert first.exit_code == 0, first.output
-    assert "3 rendered" in first.output and "1 templated" in first.output
+    assert "3 rendered (espeak 3)" in first.output
+    assert "1 rendered per call by the dialer: right_party" in first.output
     # Placeholders that are the same on every call are filled before rendering.
+    company = load_config(env_file=None).get("CORDIAL_COMPANY_NAME")
     index = PromptAudioIndex(audio, "https://example.test/audio")
-    url = index.url_for("greeting", "pt-BR", "Olá! Aqui é da Cordial Cobranças.")
+    url = index.url_for("greeting", "pt-BR", f"Olá! Aqui é da {company}.")
     assert url is not None and url.startswith("https://example.test/audio/")
     assert lookup(audio, "repeat", "pt-BR") is not None
     assert lookup(audio, "right_party", "pt-BR") is None
 
-    second = CliRunner().invoke(speech, args)
-    assert (
-        second.exit_code == 0 and "0 rendered" in second.output and "3 unchanged" in second.output
-    )
+    second = CliRunner().invoke(speech, args)  # the older name of the same command
+    assert second.exit_code == 0, second.output
+    assert "0 rendered" in second.output and "3 unchanged" in second.output
 
 
 def test_prune_command_removes_the_old_rendering(catalog: Path, tmp_path: Path) -> None:

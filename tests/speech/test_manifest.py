@@ -225,7 +225,10 @@ def test_index_answers_webhooks_from_memory_and_never_plays_an_old_text(
     url = index.url_for(greeting.key, greeting.language, greeting.text)
     assert url == f"https://cordial.example/audio/{lookup(tmp_path, greeting.key, 'pt-BR').name}"
     assert index.url_for(greeting.key, greeting.language, "Outro texto.") is None
-    assert index.url_for("missing", "pt-BR", greeting.text) is None
+    assert index.url_for(greeting.key, "en-US", greeting.text) is None
+    # A sentence is found by its exact text too (one choice of a prompt, "menu[channel=SMS]").
+    assert index.url_for("another_key", "pt-BR", greeting.text) == url
+    assert index.caption_for(url) == greeting.text
 
     # Re-rendered with a new text: the loaded index says None (so <Say>) until reloaded.
     new = PromptText(greeting.key, greeting.language, "Olá! Aqui é da Cordial.")

@@ -7,14 +7,17 @@ import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from ivr.clock import VirtualClock
 from ivr.speech import tts
 from ivr.speech.manifest import PromptAudioIndex
 from ivr.speech.personal import (
     PERSONAL_DIR,
     find_personal_audio,
+    personal_url_is_valid,
     prune_personal_audio,
     render_personal_audio,
 )
@@ -25,6 +28,7 @@ from .audio_checks import assert_telephone_speech
 from .fakes import FakeGoogle
 
 SECRET = b"test-instance-secret"
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
 def _sentences() -> dict[str, str]:
@@ -93,8 +97,10 @@ def test_prune_deletes_only_files_unused_for_long(espeak: TtsRenderer, tmp_path:
 
     removed = prune_personal_audio(tmp_path, older_than=timedelta(days=7), now=now)
 
-    assert removed == [old]
-    assert not old.exists() and recent.is_file()
+    # The played file goes, with its cached rendering (the same file under two names).
+    assert old in removed and len(removed) == 2
+    assert all(not p.exists() for p in removed) and recent.is_file()
+    assert len(list((tmp_path / PERSONAL_DIR).rglob("*.wav"))) == 2
 
 
 def test_gtts_audio_is_still_used_while_gtts_is_down(tmp_path: Path) -> None:
@@ -119,8 +125,53 @@ def test_webhooks_find_personal_audio_by_its_text(espeak: TtsRenderer, tmp_path:
 
     assert find_personal_audio(text, "pt-BR", tmp_path, secret=SECRET) == audio.files["disclosure"]
     assert find_personal_audio(text, "pt-BR", tmp_path, secret=b"other") is None
-    index = PromptAudioIndex(tmp_path, "/audio", secret=SECRET)
-    assert index.url_for("disclosure", "pt-BR", text) == (
-        f"/audio/{PERSONAL_DIR}/{audio.files['disclosure'].name}"
-    )
+    assert find_personal_audio(text, "en-US", tmp_path, secret=SECRET) is None
+    index = PromptAudioIndex(tmp_path, "/audio", secret=SECRET, clock=VirtualClock(NOW))
+    url = index.url_for("disclosure", "pt-BR", text)
+    name = audio.files["disclosure"].name
+    assert url is not None and url.startswith(f"/audio/{PERSONAL_DIR}/{name}?exp=")
     assert PromptAudioIndex(tmp_path, "/audio").url_for("disclosure", "pt-BR", text) is None
+
+
+def test_personal_urls_carry_a_signature_that_expires(espeak: TtsRenderer, tmp_path: Path) -> None:
+    sentences = _sentences()
+    audio = render_personal_audio(sentences, "pt-BR", tmp_path, espeak, secret=SECRET)
+    index = PromptAudioIndex(tmp_path, "/audio", secret=SECRET, clock=VirtualClock(NOW))
+    url = index.url_for("disclosure", "pt-BR", sentences["disclosure"])
+    query = parse_qs(urlsplit(url).query)
+    expires, token = query["exp"][0], query["sig"][0]
+    name = audio.files["disclosure"].name
+
+    assert personal_url_is_valid(name, expires, token, SECRET, NOW)
+    assert personal_url_is_valid(name, expires, token, SECRET, NOW + timedelta(minutes=59))
+    assert not personal_url_is_valid(name, expires, token, SECRET, NOW + timedelta(hours=2))
+    assert not personal_url_is_valid(name, expires, token, b"other", NOW)
+    assert not personal_url_is_valid(name, str(int(expires) + 900), token, SECRET, NOW)
+    other = audio.files["right_party"].name
+    assert not personal_url_is_valid(other, expires, token, SECRET, NOW)
+    assert not personal_url_is_valid(name, None, None, SECRET, NOW)
+    assert not personal_url_is_valid(name, "-1", token, SECRET, NOW)
+    # The webhooks of one call mostly issue the same URL (expiries are rounded up).
+    urls = {
+        PromptAudioIndex(
+            tmp_path, "/audio", secret=SECRET, clock=VirtualClock(NOW + timedelta(minutes=m))
+        ).url_for("disclosure", "pt-BR", sentences["disclosure"])
+        for m in (1, 5, 14)
+    }
+    assert len(urls) == 1
+
+
+def test_the_played_file_moves_to_the_better_engine_when_it_is_back(tmp_path: Path) -> None:
+    google = FakeGoogle()
+    google.down = True
+    renderer = TtsRenderer("auto", gtts_engine=google)  # type: ignore[arg-type]
+    during = render_personal_audio(_sentences(), "pt-BR", tmp_path, renderer, secret=SECRET)
+    outage_inode = during.files["disclosure"].stat().st_ino
+
+    google.down = False
+    tts.forget_gtts_failure()  # the network is back, and a new process tries gTTS again
+    after = render_personal_audio(_sentences(), "pt-BR", tmp_path, renderer, secret=SECRET)
+
+    assert set(after.rendered) == set(_sentences())  # re-rendered by "gTTS"
+    assert after.files == during.files  # same URL for the webhooks ...
+    assert after.files["disclosure"].stat().st_ino != outage_inode  # ... now the gTTS audio

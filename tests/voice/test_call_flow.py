@@ -104,7 +104,7 @@ def test_a_person_hears_the_company_then_the_opt_out_key_then_the_right_party_qu
     assert verbs(twiml) == ["Gather", "Redirect"]
     gather = call.gather
     prompts = [el.text for el in gather.iter("Say")]
-    assert "Cordial Cobranças" in prompts[0]  # the company first
+    assert sqlite_runtime.config.get("CORDIAL_COMPANY_NAME") in prompts[0]  # the company first
     first_name = seeded.profile.name.split()[0]
     assert any("9" in p for p in prompts[:3])  # the opt-out key at once
     assert first_name in prompts[-1] and "1" in prompts[-1] and "2" in prompts[-1]

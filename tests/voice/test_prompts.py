@@ -187,7 +187,7 @@ def test_pre_rendered_audio_is_played_and_the_rest_is_said_in_the_right_language
         gather.find("Say").get("language") == "en-US"
         and gather.find("Say").get("voice") == "Polly.Joanna"
     )
-    assert audio.asked[0] == ("greeting", "en-US", "Hello! This is Cordial Cobranças.")
+    assert audio.asked[0] == ("greeting", "en-US", "Hello! This is Cordial.")
 
 
 class MusicAudio:

@@ -1,0 +1,2 @@
+"""Promises to pay: the installment simulator (pure arithmetic) and the service
+that records an agreed plan."""
