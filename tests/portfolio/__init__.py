@@ -1,0 +1,1 @@
+"""Tests of the portfolio: import, validation, phones, seed."""

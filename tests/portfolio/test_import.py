@@ -1,0 +1,351 @@
+"""Importing portfolio files into the database, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ivr.models import Campaign, Creditor, Debt, Debtor, PaymentInstrument, Phone
+from ivr.portfolio.importer import ImportFileError, error_file_for, import_portfolio, import_rows
+from ivr.runtime import Runtime
+
+SAMPLE = Path(__file__).resolve().parents[2] / "ivr" / "portfolio" / "sample_portfolio.csv"
+
+
+def sample_rows() -> list[dict[str, str]]:
+    with SAMPLE.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_csv(
+    path: Path, rows: list[dict[str, str]], delimiter: str = ",", encoding: str = "utf-8"
+) -> Path:
+    with path.open("w", encoding=encoding, newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def run(runtime: Runtime, path: Path, **options):
+    return import_portfolio(runtime.db, path, now=runtime.clock.now(), **options)
+
+
+def count(runtime: Runtime, model) -> int:
+    with runtime.db.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def debtor(runtime: Runtime, external_id: str) -> Debtor:
+    with runtime.db.session() as s:
+        found = s.scalars(select(Debtor).where(Debtor.external_id == external_id)).one()
+        found.phones, found.debts  # noqa: B018 - load before the session closes
+        for debt in found.debts:
+            debt.instruments  # noqa: B018
+        return found
+
+
+def test_sample_file_imports_every_row(runtime: Runtime, tmp_path: Path) -> None:
+    report = run(runtime, SAMPLE)
+    assert (report.rows, report.imported, report.updated, report.rejected) == (21, 21, 0, 0)
+    assert report.error_file is None and not error_file_for(SAMPLE).exists()
+    assert count(runtime, Debtor) == 18
+    assert count(runtime, Debt) == 21
+    assert count(runtime, Creditor) == 4
+
+    maria = debtor(runtime, "CLI-0001")
+    assert (maria.document_kind, maria.document, maria.language, maria.zip_code) == (
+        "cpf",
+        "52998224725",
+        "pt-BR",
+        "01310100",
+    )
+    assert [(p.number, p.line_type, p.priority) for p in maria.phones] == [
+        ("+5511987654321", "mobile", 0),
+        ("+551134567890", "landline", 1),
+    ]
+    first = next(d for d in maria.debts if d.external_id == "CTR-0001-1")
+    assert (first.principal, first.fee, first.interest, first.currency, first.status) == (
+        Decimal("1234.56"),
+        Decimal("24.69"),
+        Decimal("37.04"),
+        "BRL",
+        "open",
+    )
+    assert {i.kind for i in first.instruments} == {"boleto", "pix", "link"}
+    boleto = next(i for i in first.instruments if i.kind == "boleto")
+    assert boleto.expires_on == date(2026, 12, 5)
+    assert maria.next_call_at == runtime.clock.now()
+    assert 0 < maria.dial_priority <= 9
+
+    jennifer = debtor(runtime, "CLI-0015")
+    assert (jennifer.country, jennifer.document_kind, jennifer.language, jennifer.state) == (
+        "US",
+        "ssn",
+        "en-US",
+        "MA",
+    )
+    mobile = next(p for p in jennifer.phones if p.number == "+16175550142")
+    assert (mobile.line_type, mobile.robocall_consent, mobile.consent_at) == (
+        "mobile",
+        True,
+        runtime.clock.now(),
+    )
+    assert {d.currency for d in jennifer.debts} == {"USD"}
+
+    paid_only = debtor(runtime, "CLI-0010")  # its one debt is paid: nothing to call about
+    assert (paid_only.next_call_at, paid_only.dial_priority) == (None, 0)
+
+
+def bad_rows() -> list[tuple[dict[str, str], str, str]]:
+    """(changes to a valid row, column, reason) for every kind of invalid input."""
+    return [
+        ({"document": "123.456.789-00"}, "document", "not a valid CPF"),
+        ({"phone1": "(11) 1234"}, "phone1", "phone number"),
+        ({"principal": "-120.00"}, "principal", "negative"),
+        ({"due_date": "2026-13-01"}, "due_date", "no such day"),
+        ({"state": "XY"}, "state", "not a Brazilian state"),
+        ({"full_name": ""}, "full_name", "required value is empty"),
+        ({"currency": "ARS"}, "currency", "expected BRL or USD"),
+        ({"status": "overdue"}, "status", "expected open, paid"),
+        ({"principal": "1.234"}, "principal", "ambiguous"),
+        ({"boleto": "34191"}, "boleto", "47 digits"),
+    ]
+
+
+def test_every_invalid_row_is_reported_and_its_valid_neighbours_are_imported(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    rows = sample_rows()
+    cases = bad_rows()
+    broken = []
+    for n, (changes, _, _) in enumerate(cases):
+        row = dict(rows[n + 2])
+        row.update(changes, debtor_external_id=f"BAD-{n}", debt_external_id=f"BAD-C{n}")
+        broken.append(row)
+    # Bad rows in between good ones: line 2 and 3 are good, then the bad, then good again.
+    path = write_csv(tmp_path / "portfolio.csv", rows[:2] + broken + rows[2:])
+    report = run(runtime, path)
+
+    assert report.rejected == len(cases)
+    assert report.imported == len(rows)
+    assert count(runtime, Debt) == len(rows)
+    by_line = {e.line: e for e in report.errors}
+    for n, (changes, column, reason) in enumerate(cases):
+        error = by_line[4 + n]
+        assert error.column == column
+        assert error.value == changes[column]
+        assert reason in error.reason
+
+    error_file = tmp_path / "portfolio.import-errors.csv"
+    assert report.error_file == str(error_file)
+    with error_file.open(encoding="utf-8-sig", newline="") as f:
+        listed = list(csv.DictReader(f))
+    assert [(int(r["line"]), r["column"], r["value"]) for r in listed] == [
+        (4 + n, column, changes[column]) for n, (changes, column, _) in enumerate(cases)
+    ]
+    assert all(r["reason"] and r["debtor_external_id"].startswith("BAD-") for r in listed)
+
+
+def test_a_clean_reimport_removes_the_stale_error_file(runtime: Runtime, tmp_path: Path) -> None:
+    rows = sample_rows()
+    path = write_csv(
+        tmp_path / "p.csv", [*rows, {**rows[0], "document": "1", "debt_external_id": "X"}]
+    )
+    assert run(runtime, path).rejected == 1
+    assert error_file_for(path).exists()
+    write_csv(path, rows)
+    assert run(runtime, path).rejected == 0
+    assert not error_file_for(path).exists()
+
+
+def test_a_bad_header_stops_the_import_before_any_row(runtime: Runtime, tmp_path: Path) -> None:
+    rows = [{("nome" if k == "full_name" else k): v for k, v in r.items()} for r in sample_rows()]
+    path = write_csv(tmp_path / "p.csv", rows)
+    with pytest.raises(ImportFileError) as caught:
+        run(runtime, path)
+    assert "unknown column 'nome'" in str(caught.value)
+    assert "missing required column full_name" in str(caught.value)
+    assert "Required columns: debtor_external_id, full_name" in str(caught.value)
+    assert count(runtime, Debtor) == 0
+
+
+def test_missing_and_empty_files_are_file_errors(runtime: Runtime, tmp_path: Path) -> None:
+    with pytest.raises(ImportFileError, match="no such file"):
+        run(runtime, tmp_path / "absent.csv")
+    (tmp_path / "empty.csv").write_text("\n\n")
+    with pytest.raises(ImportFileError, match="empty"):
+        run(runtime, tmp_path / "empty.csv")
+
+
+def test_reimport_updates_in_place_and_never_duplicates(runtime: Runtime, tmp_path: Path) -> None:
+    run(runtime, SAMPLE)
+    tables = {m: count(runtime, m) for m in (Debtor, Phone, Debt, Creditor, PaymentInstrument)}
+    rows = sample_rows()
+    rows[0]["principal"] = "1.300,00"
+    rows[0]["full_name"] = rows[1]["full_name"] = "Maria Aparecida da Silva Souza"
+    report = run(runtime, write_csv(tmp_path / "again.csv", rows))
+    assert (report.imported, report.updated, report.rejected) == (0, 21, 0)
+    assert {m: count(runtime, m) for m in tables} == tables
+    maria = debtor(runtime, "CLI-0001")
+    assert maria.full_name == "Maria Aparecida da Silva Souza"
+    assert next(d for d in maria.debts if d.external_id == "CTR-0001-1").principal == Decimal(
+        "1300.00"
+    )
+
+
+def test_reimport_keeps_what_the_file_does_not_carry(runtime: Runtime) -> None:
+    run(runtime, SAMPLE)
+    later = runtime.clock.now() + timedelta(days=2)
+    with runtime.db.session() as s:
+        maria = s.scalars(select(Debtor).where(Debtor.external_id == "CLI-0001")).one()
+        maria.sms_opt_out_at = later
+        maria.language = "en-US"  # she asked for English; the file's language cell is blank
+        maria.next_call_at = later + timedelta(hours=5)  # the dialer's own scheduling
+        mobile, landline = sorted(maria.phones, key=lambda p: p.priority)
+        mobile.voice_opt_out_at = later
+        landline.wrong_number_at = later
+        carlos = s.scalars(select(Debtor).where(Debtor.external_id == "CLI-0016")).one()
+        carlos.phones[0].robocall_consent = True  # consent given later, on the phone
+        carlos.phones[0].consent_at = later
+        # An agent recorded an agreement; the file has no status for this debt.
+        s.scalars(select(Debt).where(Debt.external_id == "CTR-0001-2")).one().status = "agreement"
+
+    rows = sample_rows()
+    assert rows[1]["debt_external_id"] == "CTR-0001-2"
+    rows[1]["status"] = ""
+    for row in rows:
+        if row["debtor_external_id"] == "CLI-0001":
+            row["email"] = ""  # a blank cell never erases
+    report = import_rows(runtime.db, rows, now=runtime.clock.now() + timedelta(days=3))
+    assert report.rejected == 0
+
+    maria = debtor(runtime, "CLI-0001")
+    assert (maria.sms_opt_out_at, maria.language, maria.email) == (
+        later,
+        "en-US",
+        "maria.silva@example.com",
+    )
+    assert maria.next_call_at == later + timedelta(hours=5)
+    mobile, landline = sorted(maria.phones, key=lambda p: p.priority)
+    assert (mobile.voice_opt_out_at, landline.wrong_number_at) == (later, later)
+    assert next(d for d in maria.debts if d.external_id == "CTR-0001-2").status == "agreement"
+    carlos = debtor(runtime, "CLI-0016")
+    assert (carlos.phones[0].robocall_consent, carlos.phones[0].consent_at) == (True, later)
+
+
+def test_within_a_file_the_later_row_of_a_debtor_wins_and_blanks_keep_earlier_values(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    rows = sample_rows()
+    rows[0]["email"], rows[1]["email"] = "first@example.com", ""
+    rows[0]["city"], rows[1]["city"] = "Santo André", "São Paulo"
+    run(runtime, write_csv(tmp_path / "p.csv", rows))
+    maria = debtor(runtime, "CLI-0001")
+    assert (maria.email, maria.city) == ("first@example.com", "São Paulo")
+
+
+def test_an_explicit_status_in_the_file_wins_and_is_timestamped(runtime: Runtime) -> None:
+    run(runtime, SAMPLE)
+    rows = sample_rows()
+    rows[0]["status"] = "paid"
+    rows[1]["status"] = "paid"
+    now = runtime.clock.now() + timedelta(days=1)
+    import_rows(runtime.db, rows, now=now)
+    maria = debtor(runtime, "CLI-0001")
+    assert {d.status for d in maria.debts} == {"paid"}
+    assert {d.status_changed_at for d in maria.debts} == {now}
+    assert (maria.next_call_at, maria.dial_priority) == (None, 0)
+
+
+def test_semicolon_delimited_windows_1252_file_from_excel(runtime: Runtime, tmp_path: Path) -> None:
+    rows = [r for r in sample_rows() if r["country"] == "BR"]
+    path = write_csv(tmp_path / "excel.csv", rows, delimiter=";", encoding="cp1252")
+    report = run(runtime, path)
+    assert (report.delimiter, report.encoding, report.rejected) == (";", "cp1252", 0)
+    assert any("cp1252" in w for w in report.warnings)
+    assert debtor(runtime, "CLI-0004").full_name == "Antônio Carlos Pereira"
+    assert debtor(runtime, "CLI-0001").city == "São Paulo"
+
+
+def test_utf8_with_bom_and_tabs(runtime: Runtime, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "bom.tsv", sample_rows(), delimiter="\t", encoding="utf-8-sig")
+    report = run(runtime, path)
+    assert (report.delimiter, report.encoding, report.warnings, report.imported) == (
+        "\t",
+        "utf-8",
+        [],
+        21,
+    )
+
+
+def test_unknown_campaigns_are_refused_unless_asked_to_create_them(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    rows = sample_rows()
+    for row in rows[:3]:
+        row["campaign"] = "Natal 2026"
+    path = write_csv(tmp_path / "p.csv", rows)
+    report = run(runtime, path)
+    assert report.rejected == 3 and report.imported == 18
+    assert {(e.column, e.value) for e in report.errors} == {("campaign", "Natal 2026")}
+    assert "create it first" in report.errors[0].reason
+
+    report = run(runtime, path, create_campaigns=True, caller_id="+551140000000")
+    assert report.rejected == 0
+    with runtime.db.session() as s:
+        campaign = s.scalars(select(Campaign).where(Campaign.name == "Natal 2026")).one()
+        assert campaign.status == "draft"
+        linked = s.scalars(select(Debt.external_id).where(Debt.campaign_id == campaign.id)).all()
+    assert sorted(linked) == sorted(r["debt_external_id"] for r in rows[:3])
+
+
+def test_the_same_debt_twice_in_a_file_is_one_debt(runtime: Runtime, tmp_path: Path) -> None:
+    rows = sample_rows()
+    twice = {**rows[0], "principal": "1299.00"}
+    report = run(runtime, write_csv(tmp_path / "p.csv", [*rows, twice]), batch_size=7)
+    assert (report.imported, report.updated) == (21, 1)
+    assert count(runtime, Debt) == 21
+    maria = debtor(runtime, "CLI-0001")
+    assert next(d for d in maria.debts if d.external_id == "CTR-0001-1").principal == Decimal(
+        "1299.00"
+    )
+
+
+def test_a_debtor_split_across_batches_is_queued_from_all_its_debts(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    rows = sample_rows()
+    # CLI-0012 has a 2026-04-18 debt and a 2026-10-28 one; put them in different batches.
+    first, second = [r for r in rows if r["debtor_external_id"] == "CLI-0012"]
+    report = run(runtime, write_csv(tmp_path / "p.csv", [second, *rows[:5], first]), batch_size=3)
+    assert report.rejected == 0
+    from ivr.portfolio.importer import dial_priority
+
+    paulo = debtor(runtime, "CLI-0012")
+    today = runtime.clock.now().date()
+    balance = sum(int((d.principal + d.fee + d.interest) * 100) for d in paulo.debts)
+    assert paulo.dial_priority == dial_priority((today - date(2026, 4, 18)).days, balance)
+
+
+def test_batches_in_a_second_process_give_the_same_result(runtime: Runtime, tmp_path: Path) -> None:
+    rows = sample_rows()
+    path = write_csv(
+        tmp_path / "p.csv", [*rows, {**rows[0], "document": "1", "debt_external_id": "BAD"}]
+    )
+    report = run(runtime, path, parallel=True, batch_size=4)
+    assert (report.rows, report.imported, report.rejected) == (22, 21, 1)
+    assert report.errors[0].line == 23 and report.errors[0].column == "document"
+    assert count(runtime, Debt) == 21
+
+
+def test_import_rows_reports_lines_as_a_file_would(runtime: Runtime) -> None:
+    rows = sample_rows()
+    rows[4]["phone1"] = "123"
+    report = import_rows(runtime.db, rows, now=datetime(2026, 11, 24, 15, tzinfo=UTC))
+    assert (report.imported, report.rejected, report.errors[0].line) == (20, 1, 6)
