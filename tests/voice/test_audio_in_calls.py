@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+import ivr.telephony.emulator as emulator_module  # noqa: E402
 from ivr.app import create_app
 from ivr.models import Attempt, Debt
 from ivr.speech.call_audio import prepare_call_audio, prompt_audio_index
@@ -27,8 +28,6 @@ from tests.conftest import make_runtime
 from tests.speech.audio_checks import FULL_SCALE, read_pcm, rms
 
 from .carrier_helpers import PROFILES, seed_call
-
-emulator_module = pytest.importorskip("ivr.telephony.emulator")
 
 REPO_AUDIO = Path(__file__).resolve().parents[2] / "audio"
 BASE = "http://127.0.0.1:5000/audio"

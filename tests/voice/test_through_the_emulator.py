@@ -7,16 +7,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+import ivr.telephony.emulator as emulator_module  # noqa: E402
 from ivr.app import create_app
 from ivr.models import Attempt, Callback, ContactEvent, Debtor, Phone
 from ivr.telephony.carrier import CallRequest
 from ivr.voice.urls import answer_url, status_url
 
 from .carrier_helpers import PROFILES, seed_call
-
-emulator_module = pytest.importorskip(
-    "ivr.telephony.emulator", reason="the carrier emulator is not importable"
-)
 
 
 @pytest.fixture
