@@ -33,8 +33,6 @@ from ivr.compliance.facts import (
     WeeklyRange,
 )
 from ivr.compliance.reason import (
-    HISTORY_UNAVAILABLE,
-    LIVE_ATTEMPT,
     NO_CAMPAIGN,
     NO_PHONE,
     Reason,

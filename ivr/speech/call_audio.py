@@ -29,14 +29,13 @@ from sqlalchemy import select
 
 from ivr.config import Config
 from ivr.models import Attempt, Creditor, Debt, Debtor, DebtStatus
-from ivr.runtime import Runtime
+from ivr.runtime import Runtime, instance_secret
 from ivr.speech.manifest import PromptAudioIndex
 from ivr.speech.personal import render_personal_audio
 from ivr.speech.prompt_texts import DebtFacts, personal_sentences
 from ivr.speech.tts import renderer_from_config
 from ivr.voice.disclosure import disclosure_rules
 from ivr.voice.prompt_catalog import PromptCatalog, prompt_catalog
-from ivr.runtime import instance_secret
 
 log = logging.getLogger(__name__)
 

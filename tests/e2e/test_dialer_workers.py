@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, time as clock_time
+from datetime import UTC, datetime
+from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
