@@ -29,12 +29,14 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Runtime | Non
         return {"status": "ok"}
 
     from ivr.messaging.webhooks import register_messaging
+    from ivr.speech.live import register_live_transcript
     from ivr.speech.web import register_audio
     from ivr.voice.webhooks import register_voice
 
     register_voice(app)
     register_messaging(app)
     register_audio(app)
+    register_live_transcript(app)
 
     from agent_console.web import register_console
 

@@ -38,6 +38,7 @@ from ivr.models import (
     User,
 )
 from ivr.runtime import Runtime
+from ivr.speech.live import start_live_transcript  # live transcript of transfers
 from ivr.speech.wording import spoken_amount, spoken_date, spoken_slot
 from ivr.voice.call_status import answered_by_kind, next_attempt_state
 from ivr.voice.disclosure import DisclosureRules, disclosure_rules
@@ -608,6 +609,9 @@ class CallFlow:
         limit = (
             campaign.transfer_timeout_seconds if campaign else None
         ) or DEFAULT_TRANSFER_TIMEOUT_SECONDS
+        # Live transcript (ivr.speech.live): the caller's audio streams to the agent's screen
+        # from here until the call ends, through the queue and the conversation.
+        start_live_transcript(self.reply.response, self.config, attempt.id, self.language)
         if reason != "callback":
             self.reply.say("transfer_hold")
         self.reply.enqueue(

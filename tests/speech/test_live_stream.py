@@ -201,6 +201,16 @@ def test_a_stream_for_no_live_attempt_is_closed_and_nothing_recorded(
     assert count(stream_runtime) == before
 
 
+@pytest.mark.parametrize("garbage", ["not json", '{"event": "hello"}', "[1, 2]"])
+def test_a_stream_that_does_not_speak_the_protocol_is_closed(
+    server: str, stream_runtime: Runtime, attempt_id: int, garbage: str
+) -> None:
+    ws = connect(server, signature(stream_runtime))
+    ws.send(garbage)
+    assert closed_with(ws) == 1008
+    ws.close()
+
+
 class CrashingRecognizer:
     def accept_pcm16(self, chunk: bytes) -> None:
         raise RuntimeError("decoder exploded")
