@@ -6,14 +6,17 @@ main pages for the README (docs/screenshots) and for inspection (tests/artifacts
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from ivr.cli import main as cli_main
 from ivr.models import Callback, ContactEvent, SmsMessage
 from tests.console.browser import launch_chromium, live_server, screenshot, sign_in
 from tests.console.factories import (
@@ -259,6 +262,17 @@ def test_a_callback_outside_the_window_is_refused_with_its_reason(
 def test_a_supervisor_edits_a_calling_window(
     page: Page, server: str, world: World, sqlite_runtime
 ) -> None:
+    def why_rules() -> set[str]:
+        """`cordial why` for Maria (São Paulo) on Monday at 12:15 local time."""
+        result = CliRunner().invoke(
+            cli_main, ["why", "D-1001", "--at", "2026-11-30T12:15-03:00", "--json"],
+            env={"DATABASE_URL": sqlite_runtime.config.database_url,
+                 "CORDIAL_INSTANCE_PATH": str(sqlite_runtime.config.instance_path)},
+        )
+        assert result.exit_code == 0, result.output
+        return {reason["rule"] for reason in json.loads(result.output)["reasons"]}
+
+    assert "CAMPAIGN-WINDOW" not in why_rules()  # Monday 09:00-12:30 is open
     sign_in(page, server, "sofia", PASSWORD)
     page.goto(f"{server}/console/supervisor/campaigns/{world.campaign_id}")
     expect(page.locator("#window-mon")).to_have_value("09:00-12:30, 13:30-18:00")
@@ -269,6 +283,7 @@ def test_a_supervisor_edits_a_calling_window(
     page.click("#save-windows")
     expect(page.locator(".flash-success")).to_contain_text("Janelas de ligação salvas")
     expect(page.locator("#window-mon")).to_have_value("09:00-12:00, 14:00-18:00")
+    assert "CAMPAIGN-WINDOW" in why_rules()  # the supervisor's edit closed 12:15
     expect(page.locator("#window-tue")).to_have_value("09:00-19:00")
     page.fill("#window-wed", "8h-18h")
     page.click("#save-windows")
