@@ -15,15 +15,31 @@ from ivr.dialer.queue import Candidate
 from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debt, Debtor, Phone
 from tests import factories
 
-from .recording_carrier import RecordingCarrier
+from ivr.telephony.emulator import CarrierEmulator
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 12:00 in São Paulo
 
 
-def make_dialer(runtime, carrier=None, **kwargs) -> tuple[Dialer, RecordingCarrier]:
-    carrier = carrier or RecordingCarrier()
-    return Dialer(runtime, carrier, evaluate_candidates, worker_id="t1", tick_seconds=1, pace=lambda s: None,
-                  **kwargs), carrier
+class Network:
+    """The local carrier emulator, reached through the twilio SDK in-process. Its network
+    side is never run here: these tests are about what the dialer asks of the carrier."""
+
+    def __init__(self, runtime) -> None:
+        self.emulator = CarrierEmulator(clock=runtime.clock)
+        self.carrier = self.emulator.carrier()
+
+    @property
+    def calls(self):
+        return self.emulator.calls
+
+    def numbers_called(self) -> list[str]:
+        return [c.to for c in self.emulator.calls.values()]
+
+
+def make_dialer(runtime, network: Network | None = None, **kwargs) -> tuple[Dialer, Network]:
+    network = network or Network(runtime)
+    return Dialer(runtime, network.carrier, evaluate_candidates, worker_id="t1", tick_seconds=1,
+                  pace=lambda s: None, **kwargs), network
 
 
 def attempts(runtime) -> list[Attempt]:
@@ -42,9 +58,9 @@ def test_tick_places_one_call_per_allowed_debtor_with_events(runtime) -> None:
     assert sorted(a.debtor_id for a in rows) == sorted(ids)
     assert all(a.state == "queued" and a.active and a.carrier_call_sid for a in rows)
     assert len(set(carrier.numbers_called())) == 5
-    assert {r.url for r in carrier.calls.values()} == {
+    assert {c.url for c in carrier.calls.values()} == {
         f"http://127.0.0.1:5000/voice/answer?attempt={a.id}&lang=pt-BR" for a in rows}
-    assert all(r.record for r in carrier.calls.values())  # São Paulo: BR-RECORD
+    assert all(c.record for c in carrier.calls.values())  # São Paulo: BR-RECORD
     with runtime.db.session() as s:
         kinds = s.scalars(select(ContactEvent.kind)).all()
     assert kinds.count("attempt.claimed") == 5 and kinds.count("attempt.placed") == 5
@@ -153,9 +169,9 @@ def test_max_concurrent_and_calls_per_second_bound_each_tick(runtime) -> None:
 def test_carrier_refusal_fails_the_attempt_and_frees_the_debtor(runtime) -> None:
     with runtime.db.session() as s:
         factories.debtor(s, factories.campaign(s), next_call_at=NOW)
-    carrier = RecordingCarrier()
-    carrier.fail_next = 1
-    dialer, _ = make_dialer(runtime, carrier)
+    network = Network(runtime)
+    network.emulator.faults.fail_next("calls.create", count=1, status=400)  # e.g. an invalid caller ID
+    dialer, _ = make_dialer(runtime, network)
     report = dialer.tick()
     assert (report.claimed, report.placed, report.not_placed) == (1, 0, 1)
     (attempt,) = attempts(runtime)
@@ -173,12 +189,16 @@ def test_reconcile_adopts_a_call_placed_by_a_worker_that_died_and_fails_unplaced
     with runtime.db.session() as s:
         assert dialer._take_lease(s, first.attempt_id, clock.now() - dialer.place_horizon)
     from ivr.telephony.carrier import CallRequest
+    from ivr.voice.urls import answer_url, status_url
 
-    carrier.place_call(CallRequest(to=first.to, from_=first.caller_id, url="u", status_callback="s",
-                                   idempotency_key=first.idempotency_key))
+    carrier.carrier.place_call(CallRequest(
+        to=first.to, from_=first.caller_id, url=answer_url(runtime.config, first.attempt_id),
+        status_callback=status_url(runtime.config, first.attempt_id), idempotency_key=first.idempotency_key,
+        not_before=first.created_at))
     # The second claim never reached the carrier.
     clock.advance(dialer.place_lease + timedelta(seconds=1))
-    other = Dialer(runtime, carrier, evaluate_candidates, worker_id="t2", tick_seconds=1, pace=lambda s: None)
+    other = Dialer(runtime, carrier.carrier, evaluate_candidates, worker_id="t2", tick_seconds=1,
+                   pace=lambda s: None)
     assert other.reconcile() == 2
     rows = {a.id: a for a in attempts(runtime)}
     assert rows[first.attempt_id].carrier_call_sid and rows[first.attempt_id].state == "queued"
@@ -252,8 +272,8 @@ def test_personal_audio_is_prepared_for_the_claimed_calls_before_any_is_placed(r
         for _ in range(3):
             factories.debtor(s, camp, next_call_at=NOW)
     seen: list[tuple[list[int], int]] = []
-    carrier = RecordingCarrier()
-    dialer = Dialer(runtime, carrier, evaluate_candidates, tick_seconds=1, pace=lambda s: None,
-                    prepare_audio=lambda rt, ids: seen.append((sorted(ids), len(carrier.calls))))
+    network = Network(runtime)
+    dialer = Dialer(runtime, network.carrier, evaluate_candidates, tick_seconds=1, pace=lambda s: None,
+                    prepare_audio=lambda rt, ids: seen.append((sorted(ids), len(network.calls))))
     dialer.tick()
     assert seen == [(sorted(a.id for a in attempts(runtime)), 0)]
