@@ -59,7 +59,7 @@ from agent_console.transfers import TakeRefused, actor_of, take_transfer
 from agent_console.web import console_blueprint, current_language, db, now, wants_json
 from ivr.app import runtime_of
 from ivr.messaging.second_copy import SecondCopyRefused
-from ivr.models import Callback, Debt, Debtor, DebtStatus, PromiseToPay, User
+from ivr.models import Attempt, Callback, ContactEvent, Debt, Debtor, DebtStatus, PromiseToPay, User
 from ivr.promises.installments import InstallmentPlan, PlanError, late_fee_cap
 from ivr.promises.service import plan_for_debt, record_promise, terms_for_debt
 
@@ -176,6 +176,22 @@ class FormState:
     errors: list[str]
 
 
+def transcript_so_far(session: Any, debtor_id: int) -> list[str]:
+    """What the debtor has said on the call in progress (final lines), so a page opened
+    or reloaded mid-call (e.g. on taking it) shows what was said while waiting."""
+    live = session.scalar(
+        select(Attempt.id).where(Attempt.debtor_id == debtor_id, Attempt.active.is_(True))
+    )
+    if live is None:
+        return []
+    rows = session.scalars(
+        select(ContactEvent)
+        .where(ContactEvent.attempt_id == live, ContactEvent.kind == "transcript.final")
+        .order_by(ContactEvent.id)
+    )
+    return [str(e.data.get("text", "")) for e in rows if e.data.get("text")]
+
+
 def debtor_context(
     debtor: Debtor, forms: dict[str, FormState] | None = None, plan: InstallmentPlan | None = None
 ) -> dict[str, Any]:
@@ -215,6 +231,7 @@ def debtor_context(
             .order_by(PromiseToPay.id.desc())
         ).all(),
         "current_call": my_calls[0] if my_calls else None,
+        "transcript_so_far": transcript_so_far(session, debtor.id),
         "recent_attempt_id": recent_take(session, g.user.id, debtor.id, instant),
         "dispositions": actions.disposition_codes(),
         "playbook": playbook,

@@ -295,3 +295,31 @@ def test_csrf_token_rotates_at_login(console, world: World) -> None:
     before = csrf_of(client)
     sign_in(client, "ana")
     assert csrf_of(client) and csrf_of(client) != before
+
+
+def _transcript_lines(agent, world: World) -> list[str]:
+    import re
+
+    html = agent.get(f"/console/debtors/{world.debtor_id}").get_data(as_text=True)
+    block = re.search(r'<ol class="transcript-lines" id="transcript-lines"[^>]*>(.*?)</ol>', html, re.S)
+    return re.findall(r"<li>(.*?)</li>", block.group(1))
+
+
+def test_a_page_opened_mid_call_shows_what_the_debtor_said_so_far(agent, sqlite_runtime, world: World) -> None:
+    from ivr.models import Attempt
+
+    now = sqlite_runtime.clock.now()
+    with sqlite_runtime.db.session() as session:
+        live = Attempt(debtor_id=world.debtor_id, phone_id=world.phone_id, debt_id=world.debt_id,
+                       campaign_id=world.campaign_id, state="in-progress", idempotency_key="live-1",
+                       created_at=now)
+        session.add(live)
+        session.flush()
+        for kind, text in (("transcript.final", "eu já paguei essa conta"), ("transcript.partial", "e o"),
+                           ("transcript.final", "semana passada")):
+            session.add(ContactEvent(debtor_id=world.debtor_id, attempt_id=live.id, kind=kind,
+                                     occurred_at=now, data={"text": text}))
+    assert _transcript_lines(agent, world) == ["eu já paguei essa conta", "semana passada"]
+    with sqlite_runtime.db.session() as session:  # once the call ends, the next call starts empty
+        session.get(Attempt, live.id).active = False
+    assert _transcript_lines(agent, world) == []
