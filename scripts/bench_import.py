@@ -10,7 +10,8 @@ with the size of the file.
     .venv/bin/python scripts/bench_import.py [--rows N] [--small N] [--pg-url URL]
 
 PostgreSQL: --pg-url, else $CORDIAL_BENCH_PG_URL, else a throwaway cluster
-(tests/pg_cluster.py) started for the run.
+(tests/pg_cluster.py) started for the run. Generated files are kept in
+--workdir ($CORDIAL_BENCH_WORKDIR, default /tmp/cordial-bench) for the next run.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def child(url: str, file: str, batch_size: int) -> None:
     report = import_portfolio(db, file, now=BENCH_INSTANT, batch_size=batch_size, error_file=False)
     seconds = time.perf_counter() - started
     db.dispose()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    validator_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the validation process
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    validator = resource.getrusage(resource.RUSAGE_CHILDREN)  # the validation process
     print(
         json.dumps(
             {
@@ -77,31 +78,53 @@ def child(url: str, file: str, batch_size: int) -> None:
                 "imported": report.imported,
                 "rejected": report.rejected,
                 "seconds": seconds,
-                "peak_rss_mb": peak_kb / 1024,
-                "validator_rss_mb": validator_kb / 1024,
+                "peak_rss_mb": me.ru_maxrss / 1024,
+                "validator_rss_mb": validator.ru_maxrss / 1024,
+                "cpu_seconds": me.ru_utime + me.ru_stime + validator.ru_utime + validator.ru_stime,
             }
         )
     )
 
 
-def run_child(url: str, file: Path, batch_size: int) -> dict:
-    out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            "--url",
-            url,
-            "--file",
-            str(file),
-            "--batch-size",
-            str(batch_size),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+def run_child(url: str, file: Path, batch_size: int, database: str | None = None) -> dict:
+    """Run one import in a fresh process; with `database`, also add up the CPU time of the
+    PostgreSQL server processes serving it (when the server runs on this machine)."""
+    command = [sys.executable, __file__, "--child", "--url", url, "--file", str(file)]
+    process = subprocess.Popen(
+        [*command, "--batch-size", str(batch_size)], stdout=subprocess.PIPE, text=True
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    server_cpu: dict[int, float] = {}
+    loads = []
+    while process.poll() is None:
+        if database:
+            server_cpu.update(_backend_cpu(database))
+        loads.append(os.getloadavg()[0])
+        time.sleep(0.5)
+    output = process.stdout.read() if process.stdout else ""
+    if process.returncode:
+        raise SystemExit(f"the import of {file} into {url} failed (exit {process.returncode})")
+    result = json.loads(output.strip().splitlines()[-1])
+    result["server_cpu_seconds"] = sum(server_cpu.values()) if server_cpu else None
+    result["load"] = sum(loads) / len(loads) if loads else os.getloadavg()[0]
+    return result
+
+
+def _backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of each local PostgreSQL backend connected to `database`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not title.startswith("postgres: ") or f" {database} " not in title:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            continue
+    return found
 
 
 def _pg_admin(server_url: str, sql: str) -> None:
@@ -109,6 +132,11 @@ def _pg_admin(server_url: str, sql: str) -> None:
 
     with psycopg.connect(server_url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(sql)
+
+
+def _mb(value: float) -> str:
+    # Small files are validated in the writing process: no validator to report.
+    return f"{value:.0f}" if value else "-"
 
 
 def main() -> None:
@@ -122,7 +150,11 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument(
-        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cordial-bench"
+        "--workdir",
+        type=Path,
+        default=Path(
+            os.environ.get("CORDIAL_BENCH_WORKDIR", Path(tempfile.gettempdir()) / "cordial-bench")
+        ),
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -170,7 +202,7 @@ def main() -> None:
                 _pg_admin(pg_server, f'CREATE DATABASE "{name}"')
                 try:
                     result = run_child(
-                        pg_server.rsplit("/", 1)[0] + "/" + name, path, args.batch_size
+                        pg_server.rsplit("/", 1)[0] + "/" + name, path, args.batch_size, name
                     )
                 finally:
                     _pg_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}"')
@@ -180,19 +212,22 @@ def main() -> None:
         if cluster is not None:
             cluster.stop()
 
-    load = os.getloadavg()[0]
+    print(f"\nportfolio import, batch {args.batch_size}, {os.cpu_count()} CPUs")
     print(
-        f"\nportfolio import, batch {args.batch_size}, {os.cpu_count()} CPUs, load average {load:.1f}"
-    )
-    print(
-        f"{'database':<12} {'rows':>10} {'imported':>10} {'seconds':>8} {'rows/s':>9} "
-        f"{'peak RSS MB':>12} {'validator MB':>13}"
+        f"{'database':<11} {'rows':>10} {'seconds':>8} {'rows/s':>8} {'CPU s':>7} "
+        f"{'server CPU s':>12} {'load':>5} {'peak RSS MB':>12} {'validator MB':>13}"
     )
     for database, r in results:
+        server = r["server_cpu_seconds"]
         print(
-            f"{database:<12} {r['rows']:>10,} {r['imported']:>10,} {r['seconds']:>8.1f} "
-            f"{r['rows'] / r['seconds']:>9,.0f} {r['peak_rss_mb']:>12.0f} {r['validator_rss_mb']:>13.0f}"
+            f"{database:<11} {r['imported']:>10,} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>8,.0f} "
+            f"{r['cpu_seconds']:>7.1f} {'-' if server is None else f'{server:.1f}':>12} {r['load']:>5.1f} "
+            f"{r['peak_rss_mb']:>12.0f} {_mb(r['validator_rss_mb']):>13}"
         )
+    print(
+        "rows: imported; CPU s: the import's processes (writer and validator); server CPU s: the "
+        "PostgreSQL backends; load: the machine's mean load average during the import"
+    )
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ivr.cli_context import CliContext, emit_json
 from ivr.portfolio.validation import FieldError
 
 SHOWN_ERRORS = 20
@@ -25,10 +28,10 @@ def _shown_value(error: FieldError) -> str:
     return value if len(value) <= 60 else value[:57] + "..."
 
 
-def _progress_bar(label: str, length: int):
-    """A progress bar on stderr, or None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        return None
+def _progress_bar(label: str, length: int, wanted: bool = True) -> AbstractContextManager[Any]:
+    """A progress bar on stderr; a context of None when stderr is not a terminal."""
+    if not wanted or not sys.stderr.isatty():
+        return nullcontext()
     return click.progressbar(
         length=length, label=label, file=sys.stderr, show_pos=False, show_percent=True
     )
@@ -60,40 +63,37 @@ def import_command(
     <file stem>.import-errors.csv next to the file. Exit status: 0 every row
     imported, 1 some rows rejected, 2 the file could not be read.
     """
-    from ivr.cli import CliContext, emit_json
     from ivr.portfolio.importer import ImportFileError, import_portfolio
 
     runtime = ctx.ensure_object(CliContext).runtime
-    bar = (
-        None
-        if as_json
-        else _progress_bar(
-            f"Importing {file.name}", max(file.stat().st_size, 1) if file.is_file() else 1
-        )
-    )
+    size = file.stat().st_size if file.is_file() else 0
+    with _progress_bar(
+        f"Importing {file.name}", max(size, 1), wanted=size > 0 and not as_json
+    ) as bar:
 
-    def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.update(done - bar.pos)
+        def progress(done: int, total: int) -> None:
+            if bar is not None:
+                bar.update(done - bar.pos)
 
-    try:
-        if bar is not None:
-            bar.__enter__()
-        report = import_portfolio(
-            runtime.db,
-            file,
-            now=runtime.clock.now(),
-            batch_size=batch_size,
-            create_campaigns=create_campaigns,
-            caller_id=runtime.config.get("CORDIAL_CALLBACK_NUMBER"),
-            progress=progress,
-        )
-    except ImportFileError as exc:
+        try:
+            report = import_portfolio(
+                runtime.db,
+                file,
+                now=runtime.clock.now(),
+                batch_size=batch_size,
+                create_campaigns=create_campaigns,
+                caller_id=runtime.config.get("CORDIAL_CALLBACK_NUMBER"),
+                progress=progress,
+            )
+        except ImportFileError as exc:
+            report = None
+            problem = str(exc)
+    if report is None:
         if as_json:
             emit_json(
                 {
                     "file": str(file),
-                    "error": str(exc),
+                    "error": problem,
                     "imported": 0,
                     "updated": 0,
                     "rejected": 0,
@@ -102,12 +102,8 @@ def import_command(
                 }
             )
         else:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {problem}", err=True)
         ctx.exit(EXIT_FILE_ERROR)
-        return
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
 
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
@@ -161,23 +157,16 @@ def seed_command(ctx: click.Context, debtors: int, seed: int, as_json: bool) -> 
     codes, debts with boleto, PIX and payment links. Running it again with the
     same seed updates the same debtors instead of adding new ones.
     """
-    from ivr.cli import CliContext, emit_json
     from ivr.portfolio.seed import seed_portfolio
 
     runtime = ctx.ensure_object(CliContext).runtime
-    bar = None if as_json else _progress_bar("Seeding", debtors * 3 // 2)
+    with _progress_bar("Seeding", debtors * 3 // 2, wanted=not as_json) as bar:
 
-    def progress(rows: int) -> None:
-        if bar is not None:
-            bar.update(min(rows, bar.length) - bar.pos)
+        def progress(rows: int) -> None:
+            if bar is not None:
+                bar.update(min(rows, bar.length) - bar.pos)
 
-    if bar is not None:
-        bar.__enter__()
-    try:
         report = seed_portfolio(runtime, debtors, seed, progress=progress)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
     if as_json:
         emit_json(report.as_json())
     else:

@@ -11,6 +11,10 @@ file's status cell is blank) are left alone.
 
 `import_portfolio` reads a file; `import_rows` takes rows as dictionaries (the
 seed uses it, so generated and imported portfolios share one code path).
+
+A million rows take about a minute on two cores: a large file is validated in
+a second process while the first writes (see `_validate_in_worker`), and each
+table's rows go to the database in one statement per batch (`_Upserter`).
 """
 
 from __future__ import annotations
@@ -21,13 +25,12 @@ import gc
 import logging
 import os
 import pickle
-import queue
+import sqlite3
 import subprocess
 import sys
-import threading
 import time as timer
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -64,6 +67,7 @@ from ivr.portfolio.validation import (
     FieldError,
     HeaderError,
     Layout,
+    PhoneEntry,
     PortfolioRow,
     RowValidator,
     read_header,
@@ -78,11 +82,14 @@ _SCAN_CHUNK = 1 << 20
 
 
 class ImportFileError(Exception):
-    """The file as a whole cannot be imported (missing, unreadable, bad header); nothing was written."""
+    """The file as a whole cannot be imported: missing, empty, bad header (then nothing was
+    written), or unreadable part-way (then the rows before were imported)."""
 
 
 @dataclass
 class ImportReport:
+    """What an import did. `rejected` counts rows, `error_count` problems (a row may have several)."""
+
     source: str
     rows: int = 0
     imported: int = 0
@@ -226,9 +233,13 @@ class _ErrorSink:
         self.keep = keep
         self._file = None
         self._writer: Any = None
-        self._rejected_lines: set[int] = set()
-        if path is not None and path.exists():
-            path.unlink()  # a stale report from an earlier run would mislead
+        if path is not None:
+            try:
+                path.unlink()  # a stale report from an earlier run would mislead
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                report.warnings.append(f"cannot remove the old error file {path} ({exc.strerror})")
 
     def add(self, errors: list[FieldError], debtor_id: str = "", debt_id: str = "") -> None:
         report = self.report
@@ -241,7 +252,12 @@ class _ErrorSink:
             return
         if self._writer is None:
             # utf-8-sig and the input's delimiter: opens cleanly in the spreadsheet the file came from.
-            self._file = self.path.open("w", encoding="utf-8-sig", newline="")
+            try:
+                self._file = self.path.open("w", encoding="utf-8-sig", newline="")
+            except OSError as exc:
+                report.warnings.append(f"cannot write the error file {self.path} ({exc.strerror})")
+                self.path = None
+                return
             self._writer = csv.writer(self._file, delimiter=self.delimiter)
             self._writer.writerow(ERROR_COLUMNS)
             report.error_file = str(self.path)
@@ -274,7 +290,7 @@ def dial_priority(days_past_due: int, open_balance_cents: int) -> int:
 class BatchOutcome:
     imported: int = 0
     updated: int = 0
-    rejected: list[tuple[PortfolioRow | None, list[FieldError]]] = field(default_factory=list)
+    rejected: list[tuple[PortfolioRow, list[FieldError]]] = field(default_factory=list)
 
 
 class _Upserter:
@@ -286,15 +302,16 @@ class _Upserter:
     SQLAlchemy's dialect insert either way. One per transaction.
     """
 
-    SQLITE_PARAMETERS = 32_766
-
     def __init__(self, writer: PortfolioWriter, conn: Connection) -> None:
         self.writer = writer
         self.conn = conn
         self.postgres = writer.postgres
-        self.cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        self.cursor = driver.cursor()
         self._stages: set[str] = set()
         self._sql = writer._sql_by_size
+        if not self.postgres:  # 32,766 since SQLite 3.32, 999 before
+            self.parameters = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     def upsert(
         self,
@@ -317,18 +334,19 @@ class _Upserter:
     def _values(self, target, columns, rows, keep, build, known) -> list[tuple[int, str]]:
         key = columns[0]
         if known is not None:
-            for keys in _chunks([row[0] for row in rows]):
-                known.update(
-                    self.conn.execute(
-                        select(target.c[key]).where(target.c[key].in_(keys))
-                    ).scalars()
+            # Plain SQL: SQLAlchemy would build a bound parameter object per key.
+            for keys in _chunks([row[0] for row in rows], self.parameters):
+                marks = ",".join("?" * len(keys))
+                self.cursor.execute(
+                    f'SELECT "{key}" FROM "{target.name}" WHERE "{key}" IN ({marks})', keys
                 )
+                known.update(found for (found,) in self.cursor.fetchall())
         head, group, tail = self.writer._values_statement(
             target, columns, keep, build, known is not None
         )
         # Statement sizes are powers of two, so that SQLite's cache of prepared
         # statements holds a few shapes, not one per batch remainder.
-        largest = 1 << ((self.SQLITE_PARAMETERS // len(columns)).bit_length() - 1)
+        largest = 1 << ((self.parameters // len(columns)).bit_length() - 1)
         returned: list[tuple[int, str]] = []
         start = 0
         while start < len(rows):
@@ -414,6 +432,177 @@ _CHANNEL = DEBTOR_COLUMNS.index("preferred_channel")
 _DEBTOR_SLICE = slice(1, 17)  # PortfolioRow's debtor fields, in DEBTOR_COLUMNS order
 
 
+@dataclass
+class BatchPlan:
+    """A batch of valid rows arranged for the database: all the work that needs no database.
+
+    Built by `PortfolioWriter.prepare`, applied by `PortfolioWriter.write`.
+    Rows refer to each other by external ids; the writer swaps in database ids
+    as it goes.
+    """
+
+    rows: list[PortfolioRow]
+    debt_count: int  # distinct debts (the same debt twice: the later row wins)
+    creditors: dict[str, tuple[str, str]]  # legal id -> (name, country)
+    campaigns: set[str]
+    debtors: dict[frozenset[str], list[tuple]]  # by the columns an update keeps
+    phones: dict[frozenset[str], list[tuple]]  # (debtor external id, number, ...)
+    debts: dict[
+        frozenset[str], list[tuple]
+    ]  # (external id, debtor external id, creditor legal id, campaign, ...)
+    instruments: list[tuple]  # (debt external id, kind, value, expires on)
+    debt_debtor: dict[str, str]  # debt external id -> debtor external id
+
+
+def stored_instant(instant: datetime) -> str:
+    """An aware instant as SQLAlchemy stores it on SQLite (naive UTC text); PostgreSQL reads it too."""
+    return _STAMP(instant.astimezone(UTC).replace(tzinfo=None))
+
+
+_STAMP = DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
+
+
+def prepare_batch(rows: list[PortfolioRow], instant: datetime) -> BatchPlan:
+    """Merge, default and arrange a batch for the database: pure, no database.
+
+    Runs in the validation process of a large import, so that the writing
+    process only swaps in ids and talks to the database.
+    """
+    today = instant.date()
+    latest: dict[str, PortfolioRow] = {}
+    for row in rows:
+        latest[row.debt_external_id] = row
+    debts = list(latest.values())
+    now = stored_instant(instant)
+
+    # Debtors: later rows of the same debtor win, but a blank cell keeps the earlier value.
+    merged: dict[str, tuple] = {}
+    for row in rows:
+        values = row[_DEBTOR_SLICE]
+        earlier = merged.get(values[0])
+        if earlier is None or earlier == values:
+            merged[values[0]] = values
+        else:
+            merged[values[0]] = tuple(
+                e if v is None else v for e, v in zip(earlier, values, strict=True)
+            )
+    # The dialer queue fields of a new debtor, from its open debts in this batch
+    # (a stored debtor's are recomputed from the database: see _refresh_queue).
+    open_debts: dict[str, tuple[str, int]] = {}
+    for row in debts:
+        if row.status is None or row.status == "open":
+            total = row.principal_cents + (row.fee_cents or 0) + (row.interest_cents or 0)
+            due, balance = open_debts.get(row.debtor_external_id, (row.due_date, 0))
+            open_debts[row.debtor_external_id] = (min(due, row.due_date), balance + total)
+    debtors: dict[frozenset[str], list[tuple]] = {}
+    for external_id, values in merged.items():
+        keep = _NOTHING
+        if values[_LANGUAGE] is None or values[_CHANNEL] is None:
+            filled = list(values)
+            if values[_LANGUAGE] is None:
+                keep = _KEEP_LANGUAGE
+                filled[_LANGUAGE] = DEFAULT_LANGUAGE[values[5]]
+            if values[_CHANNEL] is None:
+                keep = keep | _KEEP_CHANNEL
+                filled[_CHANNEL] = "sms"
+            values = tuple(filled)
+        queue = open_debts.get(external_id)
+        if queue is None:
+            values += (now, now, None, 0)
+        else:
+            days = (today - date.fromisoformat(queue[0])).days
+            values += (now, now, now, dial_priority(days, queue[1]))
+        debtors.setdefault(keep, []).append(values)
+
+    # Phones, by (debtor, number).
+    phones_by_key: dict[tuple[str, str], list[Any]] = {}
+    merged_lists: dict[str, list[PhoneEntry]] = {}
+    for row in rows:
+        debtor = row.debtor_external_id
+        if merged_lists.get(debtor) is row.phones:
+            continue  # the validator hands a repeated debtor's rows the same list
+        merged_lists[debtor] = row.phones
+        for number, line_type, type_given, consent, priority in row.phones:
+            earlier_phone = phones_by_key.get((debtor, number))
+            if earlier_phone is None:
+                phones_by_key[(debtor, number)] = [
+                    debtor,
+                    number,
+                    line_type,
+                    priority,
+                    consent,
+                    type_given,
+                ]
+                continue
+            if type_given or not earlier_phone[5]:
+                earlier_phone[2], earlier_phone[5] = line_type, type_given
+            earlier_phone[3] = min(earlier_phone[3], priority)
+            earlier_phone[4] = earlier_phone[4] or consent
+    phones: dict[frozenset[str], list[tuple]] = {}
+    for debtor, number, line_type, priority, consent, type_given in phones_by_key.values():
+        phones.setdefault(_NOTHING if type_given else _KEEP_LINE_TYPE, []).append(
+            (debtor, number, line_type, priority, consent, now if consent else None)
+        )
+
+    # Debts and their payment instruments.
+    debt_groups: dict[frozenset[str], list[tuple]] = {}
+    instruments: list[tuple] = []
+    for row in debts:
+        keep = _NOTHING
+        if (
+            row.currency is None
+            or row.fee_cents is None
+            or row.interest_cents is None
+            or row.status is None
+        ):
+            keep = frozenset(
+                name
+                for name, value in (
+                    ("currency", row.currency),
+                    ("fee", row.fee_cents),
+                    ("interest", row.interest_cents),
+                    ("status", row.status),
+                )
+                if value is None
+            )
+        debt_groups.setdefault(keep, []).append(
+            (
+                row.debt_external_id,
+                row.debtor_external_id,
+                row.creditor_legal_id,
+                row.campaign,
+                row.currency or DEFAULT_CURRENCY[row.country],
+                row.principal_cents,
+                row.fee_cents or 0,
+                row.interest_cents or 0,
+                row.due_date,
+                row.status or "open",
+                False,
+                now,
+            )
+        )
+        if row.boleto:
+            instruments.append((row.debt_external_id, "boleto", row.boleto, row.boleto_due))
+        if row.pix:
+            instruments.append((row.debt_external_id, "pix", row.pix, None))
+        if row.payment_link:
+            instruments.append((row.debt_external_id, "link", row.payment_link, None))
+
+    return BatchPlan(
+        rows=rows,
+        debt_count=len(debts),
+        creditors={
+            row.creditor_legal_id: (row.creditor_name, row.creditor_country) for row in rows
+        },
+        campaigns={row.campaign for row in rows if row.campaign},
+        debtors=debtors,
+        phones=phones,
+        debts=debt_groups,
+        instruments=instruments,
+        debt_debtor={row.debt_external_id: row.debtor_external_id for row in debts},
+    )
+
+
 class PortfolioWriter:
     """Upserts batches of valid rows. One per import; keeps small caches of creditors and campaigns."""
 
@@ -427,9 +616,6 @@ class PortfolioWriter:
         self.caller_id = caller_id
         self.postgres = is_postgres(db.engine)
         self._insert = postgresql.insert if self.postgres else sqlite.insert
-        # The import instant as SQLAlchemy stores it on SQLite; PostgreSQL reads the same text.
-        stamp = DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
-        self._now = stamp(now.astimezone(UTC).replace(tzinfo=None))
         self._creditors: dict[str, tuple[int, str]] = {}
         self._campaigns: dict[str, int] | None = None
         self._statements: dict[tuple[str, frozenset[str]], Any] = {}
@@ -437,29 +623,36 @@ class PortfolioWriter:
 
     # -- public
 
-    def write(self, rows: list[PortfolioRow]) -> BatchOutcome:
+    def prepare(self, rows: list[PortfolioRow]) -> BatchPlan:
+        """Merge, default and arrange a batch for the database (see `prepare_batch`)."""
+        return prepare_batch(rows, self.now)
+
+    def write(self, batch: BatchPlan | list[PortfolioRow]) -> BatchOutcome:
         """Write a batch in one transaction; if the database refuses it, find the rows it refuses."""
-        if not rows:
+        plan = batch if isinstance(batch, BatchPlan) else self.prepare(batch)
+        if not plan.rows:
             return BatchOutcome()
         try:
             for attempt in range(3):
                 try:
                     with self.db.engine.begin() as conn:
-                        return self._write(conn, rows)
+                        return self._apply(conn, plan)
                 except OperationalError as exc:
-                    # Two writers waiting on each other (PostgreSQL picks one to
-                    # abort): rare, and the batch simply runs again.
+                    # A concurrent writer and this one waiting on each other
+                    # (PostgreSQL aborts one): rare; the batch simply runs again.
                     if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == 2:
                         raise
                     self._forget_caches()
         except (IntegrityError, DataError) as exc:
-            log.warning("batch of %d rows refused (%s); retrying row by row", len(rows), exc.orig)
+            log.warning(
+                "batch of %d rows refused (%s); retrying row by row", len(plan.rows), exc.orig
+            )
             self._forget_caches()
         outcome = BatchOutcome()
-        for row in rows:
+        for row in plan.rows:
             try:
                 with self.db.engine.begin() as conn:
-                    one = self._write(conn, [row])
+                    one = self._apply(conn, self.prepare([row]))
             except (IntegrityError, DataError) as exc:
                 self._forget_caches()
                 reason = f"the database refused this row: {str(exc.orig).splitlines()[0]}"
@@ -478,33 +671,66 @@ class PortfolioWriter:
         self._creditors.clear()
         self._campaigns = None
 
-    def _write(self, conn: Connection, rows: list[PortfolioRow]) -> BatchOutcome:
+    def _apply(self, conn: Connection, plan: BatchPlan) -> BatchOutcome:
         outcome = BatchOutcome()
-        rows = self._resolve_campaigns(conn, rows, outcome)
-        if not rows:
-            return outcome
-        latest: dict[str, PortfolioRow] = {}  # the same debt twice in a batch: the later row wins
-        for row in rows:
-            latest[row.debt_external_id] = row
-        debts = list(latest.values())
+        campaign_ids = self._resolve_campaigns(conn, plan, outcome)
+        if outcome.rejected:  # rows naming an unknown campaign: arrange the others again
+            refused = {id(row) for row, _ in outcome.rejected}
+            kept = [row for row in plan.rows if id(row) not in refused]
+            if not kept:
+                return outcome
+            plan = self.prepare(kept)
         upserter = _Upserter(self, conn)
-        creditor_ids = self._upsert_creditors(conn, rows)
-        debtor_ids, known_debtors = self._upsert_debtors(upserter, rows, debts)
-        self._upsert_phones(upserter, rows, debtor_ids)
-        debt_ids, known_debts = self._upsert_debts(upserter, debts, debtor_ids, creditor_ids)
-        self._upsert_instruments(upserter, debts, debt_ids)
+        creditor_ids = self._upsert_creditors(conn, plan.creditors)
+
+        debtor_ids: dict[str, int] = {}
+        known_debtors: set[str] = set()
+        for keep, params in plan.debtors.items():
+            returned = upserter.upsert(
+                Debtor.__table__, DEBTOR_COLUMNS, params, keep, self._debtor_upsert, known_debtors
+            )
+            debtor_ids.update((external_id, debtor_id) for debtor_id, external_id in returned)
+
+        for keep, params in plan.phones.items():
+            mapped = [(debtor_ids[p[0]],) + p[1:] for p in params]
+            upserter.upsert(Phone.__table__, PHONE_COLUMNS, mapped, keep, self._phone_upsert)
+
+        debt_ids: dict[str, int] = {}
+        known_debts: set[str] = set()
+        for keep, params in plan.debts.items():
+            mapped = [
+                (
+                    p[0],
+                    debtor_ids[p[1]],
+                    creditor_ids[p[2]],
+                    campaign_ids[p[3]] if p[3] else None,
+                )
+                + p[4:]
+                for p in params
+            ]
+            returned = upserter.upsert(
+                Debt.__table__, DEBT_COLUMNS, mapped, keep, self._debt_upsert, known_debts
+            )
+            debt_ids.update((external_id, debt_id) for debt_id, external_id in returned)
+
+        if plan.instruments:
+            mapped = [(debt_ids[i[0]],) + i[1:] for i in plan.instruments]
+            upserter.upsert(
+                PaymentInstrument.__table__,
+                INSTRUMENT_COLUMNS,
+                mapped,
+                _NOTHING,
+                self._instrument_upsert,
+            )
+
         # A new debtor's queue fields were computed from this batch; a debtor
-        # seen before may have other debts, so ask the database.
+        # stored before may have other debts, so ask the database.
         stale = {debtor_ids[e] for e in known_debtors}
-        stale.update(
-            debtor_ids[row.debtor_external_id]
-            for row in debts
-            if row.debt_external_id in known_debts
-        )
+        stale.update(debtor_ids[plan.debt_debtor[e]] for e in known_debts)
         if stale:
             self._refresh_queue(conn, sorted(stale))
-        outcome.updated = len(known_debts) + len(rows) - len(debts)
-        outcome.imported = len(rows) - outcome.updated
+        outcome.updated = len(known_debts) + len(plan.rows) - plan.debt_count
+        outcome.imported = len(plan.rows) - outcome.updated
         return outcome
 
     def _values_statement(
@@ -567,14 +793,14 @@ class PortfolioWriter:
         return statement
 
     def _resolve_campaigns(
-        self, conn: Connection, rows: list[PortfolioRow], outcome: BatchOutcome
-    ) -> list[PortfolioRow]:
-        names = {row.campaign for row in rows if row.campaign}
-        if not names:
-            return rows
+        self, conn: Connection, plan: BatchPlan, outcome: BatchOutcome
+    ) -> dict[str, int]:
+        """Campaign ids by name; rows naming an unknown campaign go to `outcome.rejected`."""
+        if not plan.campaigns:
+            return {}
         if self._campaigns is None:
             self._campaigns = dict(conn.execute(select(Campaign.name, Campaign.id)).tuples().all())
-        missing = names - self._campaigns.keys()
+        missing = plan.campaigns - self._campaigns.keys()
         if missing and self.create_campaigns:
             for name in sorted(missing):
                 campaign_id = conn.execute(
@@ -591,30 +817,25 @@ class PortfolioWriter:
                     ).scalar_one()
                 self._campaigns[name] = campaign_id
             missing = set()
-        if not missing:
-            return rows
-        known = ", ".join(sorted(self._campaigns)) or "none yet"
-        kept = []
-        for row in rows:
-            if row.campaign in missing:
-                reason = (
-                    f"no campaign named {row.campaign!r} (existing: {known}); create it first, "
-                    "leave the cell blank, or import with --create-campaigns"
-                )
-                outcome.rejected.append(
-                    (row, [FieldError(row.line, "campaign", row.campaign, reason)])
-                )
-            else:
-                kept.append(row)
-        return kept
+        if missing:
+            known = ", ".join(sorted(self._campaigns)) or "none yet"
+            for row in plan.rows:
+                if row.campaign in missing:
+                    reason = (
+                        f"no campaign named {row.campaign!r} (existing: {known}); create it first, "
+                        "leave the cell blank, or import with --create-campaigns"
+                    )
+                    outcome.rejected.append(
+                        (row, [FieldError(row.line, "campaign", row.campaign, reason)])
+                    )
+        return self._campaigns
 
-    def _upsert_creditors(self, conn: Connection, rows: list[PortfolioRow]) -> dict[str, int]:
-        wanted: dict[str, tuple[str, str]] = {}
-        for row in rows:
-            wanted[row.creditor_legal_id] = (row.creditor_name, row.creditor_country)
+    def _upsert_creditors(
+        self, conn: Connection, wanted: dict[str, tuple[str, str]]
+    ) -> dict[str, int]:
         stale = [
             {"legal_id": legal_id, "name": name, "country": country}
-            for legal_id, (name, country) in wanted.items()
+            for legal_id, (name, country) in sorted(wanted.items())
             if self._creditors.get(legal_id, (0, None))[1] != name
         ]
         if stale:  # a handful per file: the plain statement is fine
@@ -654,57 +875,6 @@ class PortfolioWriter:
         # next_call_at and dial_priority of a stored debtor: see _refresh_queue.
         return insert.on_conflict_do_update(index_elements=["external_id"], set_=set_)
 
-    def _upsert_debtors(
-        self, upserter: _Upserter, rows: list[PortfolioRow], debts: list[PortfolioRow]
-    ) -> tuple[dict[str, int], set[str]]:
-        """Debtor ids by external id, and the external ids that were already stored."""
-        merged: dict[str, tuple] = {}
-        for row in rows:
-            values = row[_DEBTOR_SLICE]
-            earlier = merged.get(values[0])
-            if earlier is None or earlier == values:
-                merged[values[0]] = values
-            else:
-                # Later rows of the same debtor win, but a blank cell keeps the earlier value.
-                merged[values[0]] = tuple(
-                    e if v is None else v for e, v in zip(earlier, values, strict=True)
-                )
-        # The dialer queue fields of a new debtor, from its open debts in this batch.
-        open_debts: dict[str, tuple[str, int]] = {}
-        for row in debts:
-            if row.status is None or row.status == "open":
-                total = row.principal_cents + (row.fee_cents or 0) + (row.interest_cents or 0)
-                due, balance = open_debts.get(row.debtor_external_id, (row.due_date, 0))
-                open_debts[row.debtor_external_id] = (min(due, row.due_date), balance + total)
-        now = self._now
-        groups: dict[frozenset[str], list[tuple]] = {}
-        for external_id, values in merged.items():
-            keep = _NOTHING
-            if values[_LANGUAGE] is None or values[_CHANNEL] is None:
-                filled = list(values)
-                if values[_LANGUAGE] is None:
-                    keep = _KEEP_LANGUAGE
-                    filled[_LANGUAGE] = DEFAULT_LANGUAGE[values[5]]
-                if values[_CHANNEL] is None:
-                    keep = keep | _KEEP_CHANNEL
-                    filled[_CHANNEL] = "sms"
-                values = tuple(filled)
-            queue = open_debts.get(external_id)
-            if queue is None:
-                values += (now, now, None, 0)
-            else:
-                days = (self.today - date.fromisoformat(queue[0])).days
-                values += (now, now, now, dial_priority(days, queue[1]))
-            groups.setdefault(keep, []).append(values)
-        ids: dict[str, int] = {}
-        known: set[str] = set()
-        for keep, params in groups.items():
-            returned = upserter.upsert(
-                Debtor.__table__, DEBTOR_COLUMNS, params, keep, self._debtor_upsert, known
-            )
-            ids.update((external_id, debtor_id) for debtor_id, external_id in returned)
-        return ids, known
-
     @staticmethod
     def _phone_upsert(insert: Any, keep: frozenset[str]) -> Any:
         c = insert.table.c
@@ -725,30 +895,6 @@ class PortfolioWriter:
                 "consent_at": case((c.robocall_consent, c.consent_at), else_=x.consent_at),
             },
         )
-
-    def _upsert_phones(
-        self, upserter: _Upserter, rows: list[PortfolioRow], debtor_ids: dict[str, int]
-    ) -> None:
-        merged: dict[tuple[int, str], list[Any]] = {}
-        for row in rows:
-            debtor_id = debtor_ids[row.debtor_external_id]
-            for number, line_type, type_given, consent, priority in row.phones:
-                key = (debtor_id, number)
-                earlier = merged.get(key)
-                if earlier is None:
-                    merged[key] = [debtor_id, number, line_type, priority, consent, type_given]
-                    continue
-                if type_given or not earlier[5]:
-                    earlier[2], earlier[5] = line_type, type_given
-                earlier[3] = min(earlier[3], priority)
-                earlier[4] = earlier[4] or consent
-        now = self._now
-        groups: dict[frozenset[str], list[tuple]] = {}
-        for debtor_id, number, line_type, priority, consent, type_given in merged.values():
-            params = (debtor_id, number, line_type, priority, consent, now if consent else None)
-            groups.setdefault(_NOTHING if type_given else _KEEP_LINE_TYPE, []).append(params)
-        for keep, params in groups.items():
-            upserter.upsert(Phone.__table__, PHONE_COLUMNS, params, keep, self._phone_upsert)
 
     @staticmethod
     def _debt_upsert(insert: Any, keep: frozenset[str]) -> Any:
@@ -771,60 +917,6 @@ class PortfolioWriter:
             )
         return insert.on_conflict_do_update(index_elements=["external_id"], set_=set_)
 
-    def _upsert_debts(
-        self,
-        upserter: _Upserter,
-        debts: list[PortfolioRow],
-        debtor_ids: dict[str, int],
-        creditor_ids: dict[str, int],
-    ) -> tuple[dict[str, int], set[str]]:
-        """Debt ids by external id, and the external ids that were already stored."""
-        campaigns = self._campaigns or {}
-        now = self._now
-        groups: dict[frozenset[str], list[tuple]] = {}
-        for row in debts:
-            keep = _NOTHING
-            if (
-                row.currency is None
-                or row.fee_cents is None
-                or row.interest_cents is None
-                or row.status is None
-            ):
-                keep = frozenset(
-                    name
-                    for name, value in (
-                        ("currency", row.currency),
-                        ("fee", row.fee_cents),
-                        ("interest", row.interest_cents),
-                        ("status", row.status),
-                    )
-                    if value is None
-                )
-            groups.setdefault(keep, []).append(
-                (
-                    row.debt_external_id,
-                    debtor_ids[row.debtor_external_id],
-                    creditor_ids[row.creditor_legal_id],
-                    campaigns.get(row.campaign) if row.campaign else None,
-                    row.currency or DEFAULT_CURRENCY[row.country],
-                    row.principal_cents,
-                    row.fee_cents or 0,
-                    row.interest_cents or 0,
-                    row.due_date,
-                    row.status or "open",
-                    False,
-                    now,
-                )
-            )
-        ids: dict[str, int] = {}
-        known: set[str] = set()
-        for keep, params in groups.items():
-            returned = upserter.upsert(
-                Debt.__table__, DEBT_COLUMNS, params, keep, self._debt_upsert, known
-            )
-            ids.update((external_id, debt_id) for debt_id, external_id in returned)
-        return ids, known
-
     @staticmethod
     def _instrument_upsert(insert: Any, keep: frozenset[str]) -> Any:
         x = insert.excluded
@@ -836,31 +928,9 @@ class PortfolioWriter:
             },
         )
 
-    def _upsert_instruments(
-        self, upserter: _Upserter, debts: list[PortfolioRow], debt_ids: dict[str, int]
-    ) -> None:
-        params: list[tuple] = []
-        for row in debts:
-            debt_id = debt_ids[row.debt_external_id]
-            if row.boleto:
-                params.append((debt_id, "boleto", row.boleto, row.boleto_due))
-            if row.pix:
-                params.append((debt_id, "pix", row.pix, None))
-            if row.payment_link:
-                params.append((debt_id, "link", row.payment_link, None))
-        if params:
-            upserter.upsert(
-                PaymentInstrument.__table__,
-                INSTRUMENT_COLUMNS,
-                params,
-                _NOTHING,
-                self._instrument_upsert,
-            )
-
     def _refresh_queue(self, conn: Connection, debtor_ids: list[int]) -> None:
         """Recompute the dialer queue fields of these debtors from all their debts."""
         d = Debt.__table__.c
-        callable_debtors: dict[int, int] = {}
         oldest: dict[int, date] = {}
         balance: dict[int, int] = {}
         for ids in _chunks(debtor_ids):
@@ -937,14 +1007,12 @@ def _cents(column: Any) -> Any:
 
 # Below this size a validation process costs more to start than it saves.
 PARALLEL_MIN_BYTES = 8 << 20
-# Concurrent writers on PostgreSQL (SQLite has one writer at a time).
-POSTGRES_WRITERS = 2
 
 
 class _Validated(NamedTuple):
     """One batch out of validation: the valid rows, the rejected ones, how far the file was read."""
 
-    rows: list[PortfolioRow]
+    rows: list[PortfolioRow] | BatchPlan  # arranged already when validated in a child process
     rejected: list[tuple[list[FieldError], str, str]]  # errors, debtor id, debt id
     count: int
     position: int
@@ -986,22 +1054,24 @@ def _validate_stream(
         yield _Validated(rows, rejected, count, position())
 
 
-def _validation_worker(path: str, encoding: str, today: str, size: int) -> None:
-    """The child process: read and validate the file, send pickled batches on stdout."""
+def _validation_worker(path: str, encoding: str, instant: str, size: str) -> None:
+    """The child process: read, validate and arrange the file; send pickled batches on stdout."""
     # Rows hold no reference cycles, and the collector's passes over a batch of
     # fresh tuples would cost more than the validation itself.
     gc.disable()
     out = sys.stdout.buffer
     try:
+        now = datetime.fromisoformat(instant)
         source = _CsvSource(Path(path), encoding)
-        validator = RowValidator(read_header(source.header), date.fromisoformat(today))
+        validator = RowValidator(read_header(source.header), now.date())
         for rows, rejected, count, position in _validate_stream(
-            source.records(), validator, size, source.position
+            source.records(), validator, int(size), source.position
         ):
+            plan = prepare_batch(rows, now)
             # Plain tuples: a named tuple pickles through Python code, ten times slower.
-            wire = list(map(tuple, rows))
+            plan.rows = list(map(tuple, rows))
             pickle.dump(
-                ("batch", wire, rejected, count, position), out, protocol=pickle.HIGHEST_PROTOCOL
+                ("batch", plan, rejected, count, position), out, protocol=pickle.HIGHEST_PROTOCOL
             )
         pickle.dump(("end",), out)
     except ImportFileError as exc:
@@ -1026,8 +1096,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _validate_in_worker(source: _CsvSource, today: date, size: int) -> Iterator[_Validated]:
-    """Validated batches from a child process, so that validation and writing use two cores.
+def _validate_in_worker(source: _CsvSource, now: datetime, size: int) -> Iterator[_Validated]:
+    """Validated, arranged batches from a child process, so that two cores share the work.
 
     A plain subprocess (not multiprocessing): it neither forks a threaded host
     nor re-runs the caller's main module. The pipe's buffer bounds how far the
@@ -1036,14 +1106,14 @@ def _validate_in_worker(source: _CsvSource, today: date, size: int) -> Iterator[
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
+    # Imported, not run as __main__, so that pickled classes keep their module's name.
     command = [
         sys.executable,
-        "-m",
-        "ivr.portfolio.importer",
-        "--validation-worker",
+        "-c",
+        "import sys; from ivr.portfolio.importer import _validation_worker; _validation_worker(*sys.argv[1:])",
         str(source.path),
         source.encoding,
-        today.isoformat(),
+        now.isoformat(),
         str(size),
     ]
     worker = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
@@ -1059,9 +1129,9 @@ def _validate_in_worker(source: _CsvSource, today: date, size: int) -> Iterator[
                 ) from None
             kind = message[0]
             if kind == "batch":
-                _, wire, rejected, count, position = message
-                rows = [_as_row(PortfolioRow, values) for values in wire]
-                yield _Validated(rows, rejected, count, position)
+                _, plan, rejected, count, position = message
+                plan.rows = [_as_row(PortfolioRow, values) for values in plan.rows]
+                yield _Validated(plan, rejected, count, position)
             elif kind == "file-error":
                 raise ImportFileError(message[1])
             else:
@@ -1072,98 +1142,6 @@ def _validate_in_worker(source: _CsvSource, today: date, size: int) -> Iterator[
             worker.kill()
             worker.wait()
         worker.stdout.close()
-
-
-class _WriterPool:
-    """Writes batches on background threads, so that the database works while Python prepares.
-
-    PostgreSQL gets two writers, each with its own connection; every debtor's
-    rows go to the same writer, in file order, so the two transactions never
-    touch the same debtor and a later row still wins. SQLite, which has one
-    writer at a time, gets one. A failed writer stops the import.
-    """
-
-    def __init__(self, make_writer: Callable[[], PortfolioWriter], writers: int) -> None:
-        self.inboxes: list[queue.Queue[list[PortfolioRow] | None]] = [
-            queue.Queue(maxsize=2) for _ in range(writers)
-        ]
-        self.outbox: queue.Queue[BatchOutcome | BaseException] = queue.Queue()
-        self.pending = 0
-        self.threads = [
-            threading.Thread(
-                target=self._work,
-                args=(make_writer(), inbox),
-                name=f"cordial-import-writer-{n}",
-                daemon=True,
-            )
-            for n, inbox in enumerate(self.inboxes)
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def _work(self, writer: PortfolioWriter, inbox: queue.Queue[list[PortfolioRow] | None]) -> None:
-        while (rows := inbox.get()) is not None:
-            try:
-                self.outbox.put(writer.write(rows))
-            except BaseException as exc:  # the main thread raises it
-                self.outbox.put(exc)
-                return
-
-    def submit(self, rows: list[PortfolioRow]) -> Iterator[BatchOutcome]:
-        """Queue a batch; yields the outcomes of batches finished meanwhile."""
-        if len(self.inboxes) == 1:
-            parts = [rows]
-        else:
-            parts = [[] for _ in self.inboxes]
-            for row in rows:
-                parts[hash(row.debtor_external_id) % len(parts)].append(row)
-        for inbox, part in zip(self.inboxes, parts, strict=True):
-            if not part:
-                continue
-            while True:
-                try:
-                    inbox.put(part, timeout=0.2)
-                    break
-                except queue.Full:
-                    yield from self._finished(block=False)
-            self.pending += 1
-        yield from self._finished(block=False)
-
-    def finish(self) -> Iterator[BatchOutcome]:
-        """The outcomes of every batch still being written."""
-        while self.pending:
-            yield from self._finished(block=True)
-
-    def _finished(self, block: bool) -> Iterator[BatchOutcome]:
-        while self.pending:
-            try:
-                outcome = self.outbox.get(timeout=0.2) if block else self.outbox.get_nowait()
-            except queue.Empty:
-                if block and not any(t.is_alive() for t in self.threads):
-                    raise RuntimeError("the import's writer threads stopped") from None
-                if not block:
-                    return
-                continue
-            self.pending -= 1
-            if isinstance(outcome, BaseException):
-                raise outcome
-            yield outcome
-            block = False
-
-    def close(self) -> None:
-        """Stop the writers (after the work queued, or at once if the import failed)."""
-        for inbox in self.inboxes:
-            while True:
-                try:
-                    inbox.put(None, timeout=0.2)
-                    break
-                except queue.Full:
-                    # Only when the import failed: a writer that stopped on an
-                    # error no longer reads its inbox; drop what waits there.
-                    with suppress(queue.Empty):
-                        inbox.get_nowait()
-        for thread in self.threads:
-            thread.join()
 
 
 def _write_all(
@@ -1185,24 +1163,16 @@ def _write_all(
         for row, errors in outcome.rejected:
             sink.add(errors, row.debtor_external_id, row.debt_external_id)
 
-    writers = POSTGRES_WRITERS if is_postgres(db.engine) else 1
-    pool = _WriterPool(
-        lambda: PortfolioWriter(db, now, create_campaigns=create_campaigns, caller_id=caller_id),
-        writers,
-    )
+    writer = PortfolioWriter(db, now, create_campaigns=create_campaigns, caller_id=caller_id)
     try:
         for batch in batches:
             report.rows += batch.count
             for errors, debtor_id, debt_id in batch.rejected:
                 sink.add(errors, debtor_id, debt_id)
-            for outcome in pool.submit(batch.rows):
-                account(outcome)
+            account(writer.write(batch.rows))
             if progress is not None:
                 progress(batch.position)
-        for outcome in pool.finish():
-            account(outcome)
     finally:
-        pool.close()
         sink.close()
     report.seconds = timer.perf_counter() - started
     return report
@@ -1255,7 +1225,7 @@ def import_portfolio(
         if parallel is None:
             parallel = source.size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
         if parallel:
-            batches = _validate_in_worker(source, now.date(), batch_size)
+            batches = _validate_in_worker(source, now, batch_size)
         else:
             validator = RowValidator(layout, now.date())
             batches = _validate_stream(source.records(), validator, batch_size, source.position)
@@ -1336,8 +1306,3 @@ __all__ = [
     "import_portfolio",
     "import_rows",
 ]
-
-
-if __name__ == "__main__":  # the validation worker of a parallel import
-    if sys.argv[1:2] == ["--validation-worker"]:
-        _validation_worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))

@@ -287,9 +287,7 @@ class _Generator:
                 document=self._cpf(),
                 state=place["state"],
                 city=place["city"],
-                zip=(lambda cep: f"{cep[:5]}-{cep[5:]}")(
-                    r.choice(place["cep"]) + f"{r.randrange(1000):03d}"
-                ),
+                zip=f"{r.choice(place['cep'])}-{r.randrange(1000):03d}",
                 address=f"{r.choice(self.data['br_streets'])}, {r.randrange(1, 3000)}",
                 country="BR" if r.random() < 0.5 else "",
             )

@@ -726,7 +726,7 @@ def _text(value: str, limit: int, what: str) -> str:
 
 
 class RowValidator:
-    """Checks rows of one file against its header. Keeps no state between rows."""
+    """Checks rows of one file against its header (remembering only the last debtor checked)."""
 
     def __init__(self, layout: Layout, today: date) -> None:
         self.layout = layout
@@ -737,40 +737,13 @@ class RowValidator:
             (n, _INDEX[f"phone{n}"], _INDEX[f"phone{n}_type"], _INDEX[f"phone{n}_consent"])
             for n in layout.phone_slots
         ]
+        self._last_debtor_cells: list[str] | None = None
+        self._last_debtor: tuple[tuple[Any, ...], list[PhoneEntry]] = ((), [])
 
-    def validate(self, line: int, cells: list[str]) -> PortfolioRow | list[FieldError]:
-        """The row as typed values, or every problem found in it."""
-        layout = self.layout
-        if len(cells) != layout.width:
-            return [
-                FieldError(
-                    line,
-                    "(row)",
-                    _preview(cells),
-                    f"row has {len(cells)} fields but the header has {layout.width} "
-                    "(a delimiter inside an unquoted value, or a missing one?)",
-                )
-            ]
-        v = list(map(str.strip, layout.cells_in_order(cells + _BLANK)))
-        errors: list[FieldError] = []
-
-        def bad(column: str, reason: str) -> None:
-            errors.append(FieldError(line, column, v[_INDEX[column]], reason))
-
-        def checked(column: str, parse: Callable[..., Any], *args: Any) -> Any:
-            try:
-                return parse(*args)
-            except _Invalid as exc:
-                bad(column, str(exc))
-                return None
-
-        for i in _REQUIRED_INDEXES:
-            if not v[i]:
-                bad(COLUMN_NAMES[i], "required value is empty")
-        if errors:
-            # Other checks on a row missing its identity would only add noise.
-            return errors
-
+    def _debtor(
+        self, v: list[str], bad: Callable[[str, str], None], checked: Callable[..., Any]
+    ) -> tuple[tuple[Any, ...], list[PhoneEntry]]:
+        """The debtor's fields (in PortfolioRow order) and phones; problems go to `bad`."""
         (
             debtor_external_id,
             full_name,
@@ -788,22 +761,6 @@ class RowValidator:
             end_text,
             channel_text,
         ) = v[:15]
-        (
-            debt_external_id,
-            creditor_name,
-            creditor_doc,
-            currency_text,
-            principal_text,
-            fee_text,
-            interest_text,
-            due_text,
-            status_text,
-            campaign,
-            boleto_text,
-            pix_text,
-            link_text,
-        ) = v[_DEBT_START:]
-
         # The common, valid case is checked inline; `checked` and the parse_*
         # functions explain what is wrong. (This loop runs a million times a file.)
         if len(debtor_external_id) > 64 or not debtor_external_id.isprintable():
@@ -817,9 +774,10 @@ class RowValidator:
             country = "BR"
         if country == "BR":
             document_kind = "cpf"
-            if cpf_check_digits_ok(document) and document[0] * 11 != document:
-                document = document.translate(_CPF_SEPARATORS)
-            else:
+            digits = document.translate(_CPF_SEPARATORS)
+            if cpf_check_digits_ok(digits) and digits != digits[0] * 11:
+                document = digits
+            else:  # says what is wrong
                 document = checked("document", parse_cpf, document)
         else:
             document_kind, document = "ssn", checked("document", parse_ssn, document)
@@ -887,6 +845,87 @@ class RowValidator:
             if all(p[0] != parsed.e164 for p in phones):
                 phones.append((parsed.e164, line_type, bool(type_text), consent, n - 1))
 
+        debtor = (
+            debtor_external_id,
+            full_name,
+            document_kind,
+            document,
+            birth_date,
+            country,
+            state,
+            city or None,
+            zip_code,
+            address or None,
+            email,
+            language,
+            timezone,
+            start,
+            end,
+            channel,
+        )
+        return debtor, phones
+
+    def validate(self, line: int, cells: list[str]) -> PortfolioRow | list[FieldError]:
+        """The row as typed values, or every problem found in it."""
+        layout = self.layout
+        if len(cells) != layout.width:
+            return [
+                FieldError(
+                    line,
+                    "(row)",
+                    _preview(cells),
+                    f"row has {len(cells)} fields but the header has {layout.width} "
+                    "(a delimiter inside an unquoted value, or a missing one?)",
+                )
+            ]
+        v = list(map(str.strip, layout.cells_in_order(cells + _BLANK)))
+        errors: list[FieldError] = []
+
+        def bad(column: str, reason: str) -> None:
+            errors.append(FieldError(line, column, v[_INDEX[column]], reason))
+
+        def checked(column: str, parse: Callable[..., Any], *args: Any) -> Any:
+            try:
+                return parse(*args)
+            except _Invalid as exc:
+                bad(column, str(exc))
+                return None
+
+        for i in _REQUIRED_INDEXES:
+            if not v[i]:
+                bad(COLUMN_NAMES[i], "required value is empty")
+        if errors:
+            # Other checks on a row missing its identity would only add noise.
+            return errors
+
+        (
+            debt_external_id,
+            creditor_name,
+            creditor_doc,
+            currency_text,
+            principal_text,
+            fee_text,
+            interest_text,
+            due_text,
+            status_text,
+            campaign,
+            boleto_text,
+            pix_text,
+            link_text,
+        ) = v[_DEBT_START:]
+
+        # A debtor's columns repeat on each of its rows: check them once.
+        debtor_cells = v[:_DEBT_START]
+        if debtor_cells == self._last_debtor_cells:
+            debtor, phones = self._last_debtor
+        else:
+            debtor, phones = self._debtor(v, bad, checked)
+            if errors:
+                self._last_debtor_cells = None
+            else:
+                self._last_debtor_cells, self._last_debtor = debtor_cells, (debtor, phones)
+        country = debtor[5]
+
         if len(debt_external_id) > 64 or not debt_external_id.isprintable():
             debt_external_id = checked("debt_external_id", _text, debt_external_id, 64, "id")
         if len(creditor_name) > 200 or not creditor_name.isprintable() or "  " in creditor_name:
@@ -928,22 +967,7 @@ class RowValidator:
             return errors
         return PortfolioRow(
             line,
-            debtor_external_id,
-            full_name,
-            document_kind,
-            document,
-            birth_date,
-            country,
-            state,
-            city or None,
-            zip_code,
-            address or None,
-            email,
-            language,
-            timezone,
-            start,
-            end,
-            channel,
+            *debtor,
             phones,
             debt_external_id,
             creditor[0],

@@ -349,3 +349,43 @@ def test_import_rows_reports_lines_as_a_file_would(runtime: Runtime) -> None:
     rows[4]["phone1"] = "123"
     report = import_rows(runtime.db, rows, now=datetime(2026, 11, 24, 15, tzinfo=UTC))
     assert (report.imported, report.rejected, report.errors[0].line) == (20, 1, 6)
+
+
+def test_later_rows_of_a_debtor_win_across_batches(runtime: Runtime, tmp_path: Path) -> None:
+    rows = sample_rows()
+    renamed = [{**row, "full_name": row["full_name"] + " Filho"} for row in rows]
+    report = run(runtime, write_csv(tmp_path / "p.csv", rows + renamed), batch_size=4)
+    assert (report.imported, report.updated, report.rejected) == (21, 21, 0)
+    with runtime.db.session() as s:
+        names = set(s.scalars(select(Debtor.full_name)))
+    assert names == {row["full_name"] for row in renamed}
+
+
+def test_a_row_the_database_refuses_is_reported_and_its_batch_still_imported(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from ivr.portfolio.importer import PortfolioWriter
+
+    original = PortfolioWriter._apply
+
+    def refuse_one(self, conn, plan):
+        if any(row.debt_external_id == "CTR-0003-1" for row in plan.rows):
+            raise IntegrityError("INSERT INTO debt ...", {}, Exception("simulated refusal"))
+        return original(self, conn, plan)
+
+    monkeypatch.setattr(PortfolioWriter, "_apply", refuse_one)
+    report = run(runtime, SAMPLE)
+    assert (report.imported, report.rejected) == (20, 1)
+    (error,) = report.errors
+    assert (error.line, error.column, error.value) == (5, "(row)", "CTR-0003-1")
+    assert "the database refused this row: simulated refusal" in error.reason
+    assert count(runtime, Debt) == 20
+    with runtime.db.session() as s:  # nothing of the refused row was kept
+        assert (
+            s.scalar(
+                select(func.count()).select_from(Debtor).where(Debtor.external_id == "CLI-0003")
+            )
+            == 0
+        )

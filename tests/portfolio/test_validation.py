@@ -288,6 +288,7 @@ def test_a_minimal_row_gets_the_defaults() -> None:
     ("cells", "column", "reason"),
     [
         ({"document": "123.456.789-00"}, "document", "not a valid CPF"),
+        ({"document": "111.111.111-11"}, "document", "repeated digit"),
         ({"country": "US"}, "document", "not a valid SSN"),
         ({"phone1": "(20) 1234-5678"}, "phone1", "not a valid phone number"),
         ({"principal": "-5"}, "principal", "negative"),
@@ -337,3 +338,23 @@ def test_several_problems_in_one_row_are_all_reported() -> None:
     validator, values = _row(document="1", principal="abc", state="ZZ")
     errors = validator.validate(2, values)
     assert {e.column for e in errors} == {"document", "principal", "state"}
+
+
+def test_a_debtor_repeated_on_several_rows_is_reported_on_each_bad_row() -> None:
+    validator, first = _row(document="123.456.789-00", debt_external_id="C1")
+    second = list(first)
+    second[list(BASE_ROW).index("debt_external_id")] = "C2"
+    errors = [validator.validate(line, cells) for line, cells in ((2, first), (3, second))]
+    assert [[(e.line, e.column) for e in found] for found in errors] == [
+        [(2, "document")],
+        [(3, "document")],
+    ]
+
+
+def test_a_repeated_debtor_with_a_new_phone_is_checked_again() -> None:
+    validator, first = _row()
+    assert isinstance(validator.validate(2, first), PortfolioRow)
+    second = list(first)
+    second[list(BASE_ROW).index("phone1")] = "(11) 1234"
+    errors = validator.validate(3, second)
+    assert [(e.line, e.column) for e in errors] == [(3, "phone1")]
