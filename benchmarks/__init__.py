@@ -1,0 +1,1 @@
+"""Benchmarks of Cordial: print tables, assert nothing. Run them with `scripts/bench`."""
