@@ -19,7 +19,6 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,8 +53,13 @@ class CampaignRun:
     cpu_seconds: float  # this process's CPU time for dialling and audit
 
 
-def run(url: str, database: str, args: argparse.Namespace, instance: Path,
-        profiler: cProfile.Profile | None) -> CampaignRun:
+def run(
+    url: str,
+    database: str,
+    args: argparse.Namespace,
+    instance: Path,
+    profiler: cProfile.Profile | None,
+) -> CampaignRun:
     from sqlalchemy import func, select
 
     from ivr.clock import VirtualClock
@@ -64,32 +68,58 @@ def run(url: str, database: str, args: argparse.Namespace, instance: Path,
     from ivr.runtime import build_runtime
     from ivr.simulation import run_campaign
 
-    runtime = build_runtime({"DATABASE_URL": url, "CORDIAL_INSTANCE_PATH": str(instance),
-                             "CORDIAL_LOG_LEVEL": "WARNING"}, clock=VirtualClock(START), env_file=None)
+    runtime = build_runtime(
+        {
+            "DATABASE_URL": url,
+            "CORDIAL_INSTANCE_PATH": str(instance),
+            "CORDIAL_LOG_LEVEL": "WARNING",
+        },
+        clock=VirtualClock(START),
+        env_file=None,
+    )
     try:
         debtors = args.debtors or round(args.calls / CALLABLE_SHARE)
         started = time.perf_counter()
         prepare_campaign(runtime, debtors, args.seed, args.cps, args.max_concurrent)
         seed_seconds = time.perf_counter() - started
-        note(f"{database}: seeded {debtors:,} debtors in {seed_seconds:.0f} s; dialling {args.hours:g} virtual hours")
+        note(
+            f"{database}: seeded {debtors:,} debtors in {seed_seconds:.0f} s; dialling {args.hours:g} virtual hours"
+        )
         shown = [time.perf_counter()]
 
         def progress(p) -> None:
             if time.perf_counter() - shown[0] >= 30:
                 shown[0] = time.perf_counter()
-                note(f"  {p.now:%H:%M} UTC  placed {p.placed:,}  on the line {p.live}  wall {p.wall_seconds:.0f} s")
+                note(
+                    f"  {p.now:%H:%M} UTC  placed {p.placed:,}  on the line {p.live}  wall {p.wall_seconds:.0f} s"
+                )
 
-        simulate: Callable[[], object] = lambda: run_campaign(  # noqa: E731
-            runtime, hours=args.hours, tick_seconds=args.tick, seed=str(args.seed), progress=progress)
+        campaign = {
+            "hours": args.hours,
+            "tick_seconds": args.tick,
+            "seed": str(args.seed),
+            "progress": progress,
+        }
         audit_started, cpu = time.perf_counter(), time.process_time()
-        result = profiler.runcall(simulate) if profiler is not None else simulate()
+        if profiler is not None:
+            result = profiler.runcall(run_campaign, runtime, **campaign)
+        else:
+            result = run_campaign(runtime, **campaign)
         cpu = time.process_time() - cpu
         # run_campaign's wall time excludes the audit; the audit is what is left.
         audit_seconds = time.perf_counter() - audit_started - result.wall_seconds
         with runtime.db.session() as session:
-            ended = session.scalar(select(func.count()).select_from(Attempt).where(
-                Attempt.active.is_(False), Attempt.placed_at.is_not(None))) or 0
-        return CampaignRun(database, debtors, args.hours, seed_seconds, result, ended, audit_seconds, cpu)
+            ended = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Attempt)
+                    .where(Attempt.active.is_(False), Attempt.placed_at.is_not(None))
+                )
+                or 0
+            )
+        return CampaignRun(
+            database, debtors, args.hours, seed_seconds, result, ended, audit_seconds, cpu
+        )
     finally:
         runtime.close()
 
@@ -99,9 +129,16 @@ CAMPAIGN_PARTS = (
     ("dialer tick: claim (planning, attempts)", "ivr/dialer/dialer.py", ("claim",)),
     ("dialer tick: place (lease, SDK -> emulator REST, adopt)", "ivr/dialer/dialer.py", ("place",)),
     ("dialer tick: reconcile", "ivr/dialer/dialer.py", ("reconcile",)),
-    ("emulator: the network between ticks (run_until, run_until_idle)", "ivr/telephony/emulator/emulator.py",
-     ("run_until", "run_until_idle")),
-    ("  of all: webhooks through the WSGI test client", "ivr/telephony/emulator/transport.py", ("request",)),
+    (
+        "emulator: the network between ticks (run_until, run_until_idle)",
+        "ivr/telephony/emulator/emulator.py",
+        ("run_until", "run_until_idle"),
+    ),
+    (
+        "  of all: webhooks through the WSGI test client",
+        "ivr/telephony/emulator/transport.py",
+        ("request",),
+    ),
     ("  of all: the app's voice webhooks (answer, steps)", "ivr/voice/webhooks.py", ("_run_call",)),
     ("  of all: the app's status callbacks", "ivr/voice/webhooks.py", ("status",)),
     ("  of all: signature checks in the app", "ivr/voice/signatures.py", ("is_signed_by_carrier",)),
@@ -114,11 +151,21 @@ def campaign_breakdown(profiler: cProfile.Profile) -> list[list]:
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
 
     def cumulative(suffix: str, names: tuple[str, ...]) -> float:
-        return sum(v[3] for (file, _line, func), v in stats.items() if func in names and file.endswith(suffix))
+        return sum(
+            v[3]
+            for (file, _line, func), v in stats.items()
+            if func in names and file.endswith(suffix)
+        )
 
     total = cumulative("ivr/simulation.py", ("run_campaign",))
-    return [[label, cumulative(suffix, names), 100 * cumulative(suffix, names) / total if total else 0.0]
-            for label, suffix, names in CAMPAIGN_PARTS]
+    return [
+        [
+            label,
+            cumulative(suffix, names),
+            100 * cumulative(suffix, names) / total if total else 0.0,
+        ]
+        for label, suffix, names in CAMPAIGN_PARTS
+    ]
 
 
 def print_report(runs: list[CampaignRun], args: argparse.Namespace) -> None:
@@ -126,45 +173,104 @@ def print_report(runs: list[CampaignRun], args: argparse.Namespace) -> None:
     for r in runs:
         res = r.result
         rate = res.calls_per_wall_second
-        rows.append([r.database, r.debtors, r.hours, res.ticks, res.audit.calls_placed, r.ended, res.wall_seconds,
-                     rate, r.cpu_seconds, len(res.audit.violations), r.seed_seconds, r.audit_seconds,
-                     verdict(rate >= TARGET_CALLS_PER_SECOND and not res.audit.violations
-                             and res.audit.calls_placed >= args.calls)])
+        rows.append(
+            [
+                r.database,
+                r.debtors,
+                r.hours,
+                res.ticks,
+                res.audit.calls_placed,
+                r.ended,
+                res.wall_seconds,
+                rate,
+                r.cpu_seconds,
+                len(res.audit.violations),
+                r.seed_seconds,
+                r.audit_seconds,
+                verdict(
+                    rate >= TARGET_CALLS_PER_SECOND
+                    and not res.audit.violations
+                    and res.audit.calls_placed >= args.calls
+                ),
+            ]
+        )
     print_table(
         f"Emulated campaign on the virtual clock ({machine()})",
-        ["database", "debtors", "virtual h", "ticks", "calls placed", "calls ended", "wall s", "calls/s",
-         "CPU s", "violations", "seed s", "audit s", f">= {args.calls:,} calls, >= {TARGET_CALLS_PER_SECOND:g}/s, 0 violations"],
+        [
+            "database",
+            "debtors",
+            "virtual h",
+            "ticks",
+            "calls placed",
+            "calls ended",
+            "wall s",
+            "calls/s",
+            "CPU s",
+            "violations",
+            "seed s",
+            "audit s",
+            f">= {args.calls:,} calls, >= {TARGET_CALLS_PER_SECOND:g}/s, 0 violations",
+        ],
         rows,
-        [f"cps {args.cps:g}, max concurrent {args.max_concurrent}, dialer tick {args.tick:g} virtual s, from "
-         f"{START:%a %Y-%m-%d %H:%M} UTC; calls/s = calls placed / wall s of the dialling loop (seeding and "
-         "audit not included); 'calls ended' = placed attempts that reached a final state; 'CPU s' = this "
-         "process's CPU time for dialling and audit (PostgreSQL's server not included): well under wall s "
-         "means the machine was busy with something else."],
+        [
+            f"cps {args.cps:g}, max concurrent {args.max_concurrent}, dialer tick {args.tick:g} virtual s, from "
+            f"{START:%a %Y-%m-%d %H:%M} UTC; calls/s = calls placed / wall s of the dialling loop (seeding and "
+            "audit not included); 'calls ended' = placed attempts that reached a final state; 'CPU s' = this "
+            "process's CPU time for dialling and audit (PostgreSQL's server not included): well under wall s "
+            "means the machine was busy with something else."
+        ],
     )
     keys = sorted({k for r in runs for k in r.result.audit.outcomes})
-    print_table("Outcomes (audit)", ["outcome", *(r.database for r in runs)],
-                [[k, *(r.result.audit.outcomes.get(k, 0) for r in runs)] for k in keys])
+    print_table(
+        "Outcomes (audit)",
+        ["outcome", *(r.database for r in runs)],
+        [[k, *(r.result.audit.outcomes.get(k, 0) for r in runs)] for k in keys],
+    )
     blocked = sorted({k for r in runs for k in r.result.blocked})
-    print_table("Decisions that blocked a candidate (rule, count over all ticks)", ["rule", *(r.database for r in runs)],
-                [[k, *(r.result.blocked.get(k, 0) for r in runs)] for k in blocked])
+    print_table(
+        "Decisions that blocked a candidate (rule, count over all ticks)",
+        ["rule", *(r.database for r in runs)],
+        [[k, *(r.result.blocked.get(k, 0) for r in runs)] for k in blocked],
+    )
     for r in runs:
         for v in r.result.audit.violations[:20]:
-            print(f"  VIOLATION {r.database}: invariant {v['invariant']} {v['rule']} attempt {v['attempt']}: {v['detail']}")
+            print(
+                f"  VIOLATION {r.database}: invariant {v['invariant']} {v['rule']} attempt {v['attempt']}: {v['detail']}"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=10_000, help="calls wanted (sizes the portfolio; default 10,000)")
-    parser.add_argument("--debtors", type=int, default=0, help="portfolio size (default: from --calls)")
-    parser.add_argument("--hours", type=float, default=4.0, help="virtual hours of dialling (default 4)")
-    parser.add_argument("--cps", type=float, default=20.0, help="campaign calls per second (default 20)")
-    parser.add_argument("--max-concurrent", type=int, default=500, help="campaign concurrency (default 500)")
-    parser.add_argument("--tick", type=float, default=10.0, help="virtual seconds per dialer tick (default 10)")
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=10_000,
+        help="calls wanted (sizes the portfolio; default 10,000)",
+    )
+    parser.add_argument(
+        "--debtors", type=int, default=0, help="portfolio size (default: from --calls)"
+    )
+    parser.add_argument(
+        "--hours", type=float, default=4.0, help="virtual hours of dialling (default 4)"
+    )
+    parser.add_argument(
+        "--cps", type=float, default=20.0, help="campaign calls per second (default 20)"
+    )
+    parser.add_argument(
+        "--max-concurrent", type=int, default=500, help="campaign concurrency (default 500)"
+    )
+    parser.add_argument(
+        "--tick", type=float, default=10.0, help="virtual seconds per dialer tick (default 10)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg", action="store_true", help="also run on PostgreSQL")
-    parser.add_argument("--pg-url", help="PostgreSQL server (default $CORDIAL_BENCH_PG_URL or a throwaway one)")
+    parser.add_argument(
+        "--pg-url", help="PostgreSQL server (default $CORDIAL_BENCH_PG_URL or a throwaway one)"
+    )
     parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="print where the time goes (cProfile)")
+    parser.add_argument(
+        "--profile", action="store_true", help="print where the time goes (cProfile)"
+    )
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
     args = parser.parse_args()
 
@@ -190,9 +296,12 @@ def main() -> None:
                     profiles.append(("PostgreSQL", profiler))
     print_report(runs, args)
     for database, profiler in profiles:
-        print_table(f"Where the {database} campaign's time goes (cProfile, so about twice the plain run; "
-                    "'of all' rows are spread over the parts above)", ["part", "profiled s", "% of run"],
-                    campaign_breakdown(profiler))
+        print_table(
+            f"Where the {database} campaign's time goes (cProfile, so about twice the plain run; "
+            "'of all' rows are spread over the parts above)",
+            ["part", "profiled s", "% of run"],
+            campaign_breakdown(profiler),
+        )
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
         print(f"\nTop functions by own time ({database})\n{out.getvalue()}")

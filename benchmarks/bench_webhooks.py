@@ -29,6 +29,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,6 @@ from benchmarks.harness import (  # noqa: E402
     percentile,
     postgres_server,
     print_table,
-    remove_sqlite,
     verdict,
 )
 from benchmarks.load import LoadResult, closed_loop, form_post, open_loop  # noqa: E402
@@ -108,7 +108,7 @@ class Server:
     def new_errors(self) -> int:
         """Tracebacks and failures the server logged since the last call."""
         text = self.log_path.read_text(errors="replace")
-        fresh, self.log_offset = text[self.log_offset:], len(text)
+        fresh, self.log_offset = text[self.log_offset :], len(text)
         return len(re.findall(r"Traceback|failed|refused|ERROR|CRITICAL", fresh))
 
 
@@ -132,7 +132,11 @@ def prepare(url: str, attempts_per_webhook: int, instance: Path) -> Prepared:
 
     started = time.perf_counter()
     runtime = build_runtime(
-        {"DATABASE_URL": url, "CORDIAL_INSTANCE_PATH": str(instance), "CORDIAL_PUBLIC_BASE_URL": PUBLIC_BASE_URL},
+        {
+            "DATABASE_URL": url,
+            "CORDIAL_INSTANCE_PATH": str(instance),
+            "CORDIAL_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        },
         clock=SystemClock(),
         env_file=None,
     )
@@ -140,7 +144,9 @@ def prepare(url: str, attempts_per_webhook: int, instance: Path) -> Prepared:
     needed = 2 * attempts_per_webhook
     ensure_demo_campaign(runtime)
     report = import_rows(
-        runtime.db, portfolio_rows(int(needed / 0.8) + 50, 11, now.date(), prefix="HOOK"), now=now,
+        runtime.db,
+        portfolio_rows(int(needed / 0.8) + 50, 11, now.date(), prefix="HOOK"),
+        now=now,
         source="bench_webhooks",
     )
     with runtime.db.session() as session:
@@ -154,10 +160,18 @@ def prepare(url: str, attempts_per_webhook: int, instance: Path) -> Prepared:
             .subquery()
         )
         first_phone = (
-            select(Phone.debtor_id, func.min(Phone.id).label("phone_id")).group_by(Phone.debtor_id).subquery()
+            select(Phone.debtor_id, func.min(Phone.id).label("phone_id"))
+            .group_by(Phone.debtor_id)
+            .subquery()
         )
         rows = session.execute(
-            select(Debtor.id, Debtor.language, first_debt.c.debt_id, first_phone.c.phone_id, Phone.number)
+            select(
+                Debtor.id,
+                Debtor.language,
+                first_debt.c.debt_id,
+                first_phone.c.phone_id,
+                Phone.number,
+            )
             .join(first_debt, first_debt.c.debtor_id == Debtor.id)
             .join(first_phone, first_phone.c.debtor_id == Debtor.id)
             .join(Phone, Phone.id == first_phone.c.phone_id)
@@ -169,21 +183,44 @@ def prepare(url: str, attempts_per_webhook: int, instance: Path) -> Prepared:
         values = []
         for index, (debtor_id, _language, debt_id, phone_id, _number) in enumerate(rows):
             at_menu = index % 2 == 1
-            values.append({
-                "debtor_id": debtor_id, "phone_id": phone_id, "debt_id": debt_id, "campaign_id": campaign_id,
-                "state": "in-progress" if at_menu else "ringing", "active": True,
-                "idempotency_key": uuid.uuid4().hex, "carrier_call_sid": f"CA{uuid.uuid4().hex}",
-                "worker": "bench", "created_at": now, "placed_at": now,
-                "answered_at": now if at_menu else None, "answered_by": "human" if at_menu else None,
-                "right_party_verified": at_menu, "conversation": at_menu, "ivr_step": "menu" if at_menu else None,
-            })
-        ids = session.execute(insert(Attempt).returning(Attempt.id, Attempt.carrier_call_sid,
-                                                        sort_by_parameter_order=True), values).all()
+            values.append(
+                {
+                    "debtor_id": debtor_id,
+                    "phone_id": phone_id,
+                    "debt_id": debt_id,
+                    "campaign_id": campaign_id,
+                    "state": "in-progress" if at_menu else "ringing",
+                    "active": True,
+                    "idempotency_key": uuid.uuid4().hex,
+                    "carrier_call_sid": f"CA{uuid.uuid4().hex}",
+                    "worker": "bench",
+                    "created_at": now,
+                    "placed_at": now,
+                    "answered_at": now if at_menu else None,
+                    "answered_by": "human" if at_menu else None,
+                    "right_party_verified": at_menu,
+                    "conversation": at_menu,
+                    "ivr_step": "menu" if at_menu else None,
+                }
+            )
+        ids = session.execute(
+            insert(Attempt).returning(
+                Attempt.id, Attempt.carrier_call_sid, sort_by_parameter_order=True
+            ),
+            values,
+        ).all()
     calls: dict[str, list[WebhookCall]] = {"answer": [], "menu": []}
-    for (attempt_id, sid), (_debtor, language, _debt, _phone, number), value in zip(ids, rows, values, strict=True):
+    for (attempt_id, sid), (_debtor, language, _debt, _phone, number), value in zip(
+        ids, rows, values, strict=True
+    ):
         form = {
-            "AccountSid": EMULATOR_ACCOUNT_SID, "CallSid": sid, "From": caller_id, "To": number,
-            "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01",
+            "AccountSid": EMULATOR_ACCOUNT_SID,
+            "CallSid": sid,
+            "From": caller_id,
+            "To": number,
+            "CallStatus": "in-progress",
+            "Direction": "outbound-api",
+            "ApiVersion": "2010-04-01",
         }
         if value["right_party_verified"]:
             path, webhook = f"/voice/step/menu?attempt={attempt_id}&lang={language}&tries=0", "menu"
@@ -191,7 +228,9 @@ def prepare(url: str, attempts_per_webhook: int, instance: Path) -> Prepared:
         else:
             path, webhook = f"/voice/answer?attempt={attempt_id}&lang={language}", "answer"
             form["AnsweredBy"] = "human"
-        calls[webhook].append(WebhookCall(path, form, sign(runtime.config, PUBLIC_BASE_URL + path, form)))
+        calls[webhook].append(
+            WebhookCall(path, form, sign(runtime.config, PUBLIC_BASE_URL + path, form))
+        )
     runtime.close()
     return Prepared(calls, len(ids), report.imported, time.perf_counter() - started)
 
@@ -205,7 +244,11 @@ def count_events(url: str) -> dict[str, int]:
     engine = create_engine(normalise_url(url))
     try:
         with engine.connect() as conn:
-            return dict(conn.execute(select(ContactEvent.kind, func.count()).group_by(ContactEvent.kind)).tuples().all())
+            return dict(
+                conn.execute(select(ContactEvent.kind, func.count()).group_by(ContactEvent.kind))
+                .tuples()
+                .all()
+            )
     finally:
         engine.dispose()
 
@@ -232,7 +275,7 @@ def tree_cpu_seconds(pid: int) -> float:
         seen.add(current)
         try:
             stat = Path(f"/proc/{current}/stat").read_text()
-            fields = stat[stat.rfind(")") + 2:].split()
+            fields = stat[stat.rfind(")") + 2 :].split()
             ticks += int(fields[11]) + int(fields[12])
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(c) for c in (task / "children").read_text().split()]
@@ -244,15 +287,37 @@ def tree_cpu_seconds(pid: int) -> float:
 def start_server(app: str, env: dict[str, str], args: argparse.Namespace, log_path: Path) -> Server:
     port = free_port()
     command = [
-        "timeout", "--signal=TERM", str(SERVER_LIFETIME_SECONDS),
+        "timeout",
+        "--signal=TERM",
+        str(SERVER_LIFETIME_SECONDS),
         str(Path(sys.executable).with_name("gunicorn")),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-        "--worker-class", args.worker_class, "--threads", str(args.threads),
-        "--backlog", "2048", "--keep-alive", "5", "--log-level", "warning",
-        "--error-logfile", str(log_path), "--chdir", str(ROOT), app,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.threads),
+        "--backlog",
+        "2048",
+        "--keep-alive",
+        "5",
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        str(log_path),
+        "--chdir",
+        str(ROOT),
+        app,
     ]
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -263,7 +328,9 @@ def start_server(app: str, env: dict[str, str], args: argparse.Namespace, log_pa
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             stop_server(process)
-            raise SystemExit(f"gunicorn did not start ({app}); see {log_path}:\n{log_path.read_text()[-3000:]}")
+            raise SystemExit(
+                f"gunicorn did not start ({app}); see {log_path}:\n{log_path.read_text()[-3000:]}"
+            )
         time.sleep(0.2)
     # Every worker answers before anything is measured (each imports and connects lazily).
     for _ in range(4 * args.workers):
@@ -311,41 +378,81 @@ def postgres_pid(url: str) -> int | None:
         with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
             backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
             stat = Path(f"/proc/{backend}/stat").read_text()  # while the backend lives
-        return int(stat[stat.rfind(")") + 2:].split()[1])
+        return int(stat[stat.rfind(")") + 2 :].split()[1])
     except (OSError, ValueError, psycopg.Error):
         return None
 
 
-def measure(server: Server, target: str, database: str, requests: dict[str, list[bytes]],
-            args: argparse.Namespace, expect: bytes, url: str | None) -> list[Phase]:
+def measure(
+    server: Server,
+    target: str,
+    database: str,
+    requests: dict[str, list[bytes]],
+    args: argparse.Namespace,
+    expect: bytes,
+    url: str | None,
+) -> list[Phase]:
     phases = []
     for webhook in WEBHOOKS:  # warm-up: every worker and thread, both webhooks; not recorded
         # From the end of the list, so that the open loop's answers each find a fresh ringing attempt.
-        open_loop("127.0.0.1", server.port, requests[webhook][::-1], rate=args.rate, seconds=args.warmup)
+        open_loop(
+            "127.0.0.1", server.port, requests[webhook][::-1], rate=args.rate, seconds=args.warmup
+        )
     server.new_errors()
     database_pid = postgres_pid(url) if url and url.startswith("postgresql") else None
-    runs = [("open", webhook) for webhook in WEBHOOKS] + [("closed", webhook) for webhook in WEBHOOKS]
+    runs = [("open", webhook) for webhook in WEBHOOKS] + [
+        ("closed", webhook) for webhook in WEBHOOKS
+    ]
     for mode, webhook in runs:
         waited = wait_for_quiet(args.quiet_wait) if args.quiet_wait > 0 else 0.0
         before_events = count_events(url) if url else None
-        before = (server.cpu_seconds(), tree_cpu_seconds(database_pid) if database_pid else 0.0,
-                  system_busy_seconds())
+        before = (
+            server.cpu_seconds(),
+            tree_cpu_seconds(database_pid) if database_pid else 0.0,
+            system_busy_seconds(),
+        )
         gc.collect()
         gc.disable()
         try:
             if mode == "open":
-                result = open_loop("127.0.0.1", server.port, requests[webhook], rate=args.rate, seconds=args.seconds)
+                result = open_loop(
+                    "127.0.0.1",
+                    server.port,
+                    requests[webhook],
+                    rate=args.rate,
+                    seconds=args.seconds,
+                )
             else:
-                result = closed_loop("127.0.0.1", server.port, requests[webhook], concurrency=args.concurrency,
-                                     seconds=args.closed_seconds)
+                result = closed_loop(
+                    "127.0.0.1",
+                    server.port,
+                    requests[webhook],
+                    concurrency=args.concurrency,
+                    seconds=args.closed_seconds,
+                )
         finally:
             gc.enable()
         server_cpu = server.cpu_seconds() - before[0]
-        database_cpu = (tree_cpu_seconds(database_pid) - before[1]) if database_pid else float("nan")
+        database_cpu = (
+            (tree_cpu_seconds(database_pid) - before[1]) if database_pid else float("nan")
+        )
         busy = system_busy_seconds() - before[2]
-        others = busy - server_cpu - (0.0 if database_pid is None else database_cpu) - result.generator_cpu_seconds
-        phase = Phase(target, database, webhook, result, server_cpu, database_cpu,
-                      max(0.0, others) / result.seconds if result.seconds else float("nan"), server.new_errors())
+        others = (
+            busy
+            - server_cpu
+            - (0.0 if database_pid is None else database_cpu)
+            - result.generator_cpu_seconds
+        )
+        phase = Phase(
+            target,
+            database,
+            webhook,
+            result,
+            server_cpu,
+            database_cpu,
+            max(0.0, others) / result.seconds if result.seconds else float("nan"),
+            server.new_errors(),
+        )
         if before_events is not None:
             after = count_events(url)
             kind = EVENT_OF[webhook]
@@ -353,16 +460,26 @@ def measure(server: Server, target: str, database: str, requests: dict[str, list
         body = result.bodies.get(200, b"")
         if expect not in body:
             note(f"WARNING {target} {webhook}: unexpected answer {body[:300]!r}")
-        note(f"{target:8} {database:10} {webhook:6} {result.mode:12} {result.ok:6} ok "
-             f"p99 {percentile(result.latencies, 0.99) * 1000:7.2f} ms  {result.throughput:7.0f} req/s  "
-             f"other load {phase.other_cores:.2f} cores (waited {waited:.0f} s for a quiet machine)")
+        note(
+            f"{target:8} {database:10} {webhook:6} {result.mode:12} {result.ok:6} ok "
+            f"p99 {percentile(result.latencies, 0.99) * 1000:7.2f} ms  {result.throughput:7.0f} req/s  "
+            f"other load {phase.other_cores:.2f} cores (waited {waited:.0f} s for a quiet machine)"
+        )
         phases.append(phase)
         time.sleep(0.5)
     return phases
 
 
-def run_target(target: str, database: str, app: str, env: dict[str, str], calls: dict[str, list[WebhookCall]],
-               args: argparse.Namespace, log_path: Path, url: str | None) -> tuple[list[Phase], dict[str, bytes]]:
+def run_target(
+    target: str,
+    database: str,
+    app: str,
+    env: dict[str, str],
+    calls: dict[str, list[WebhookCall]],
+    args: argparse.Namespace,
+    log_path: Path,
+    url: str | None,
+) -> tuple[list[Phase], dict[str, bytes]]:
     server = start_server(app, env, args, log_path)
     try:
         requests = {w: [c.raw(server.port, args.keep_alive) for c in calls[w]] for w in WEBHOOKS}
@@ -371,7 +488,9 @@ def run_target(target: str, database: str, app: str, env: dict[str, str], calls:
             sample = open_loop("127.0.0.1", server.port, requests[webhook][-1:], rate=1, seconds=1)
             samples[webhook] = sample.bodies.get(200, b"")
             if sample.ok != 1 or b"<Gather" not in samples[webhook]:
-                raise SystemExit(f"{target} {webhook}: unexpected answer {sample.statuses} {samples[webhook][:500]!r}")
+                raise SystemExit(
+                    f"{target} {webhook}: unexpected answer {sample.statuses} {samples[webhook][:500]!r}"
+                )
         phases = measure(server, target, database, requests, args, b"<Gather", url)
     finally:
         stop_server(server.process)
@@ -387,12 +506,18 @@ PROFILE_PARTS = (
     ("new reply (speaker, prompt parameters)", "ivr/voice/webhooks.py", "new_reply"),
     ("call flow: answer / key (without its INSERT)", "ivr/voice/flow.py", "answer"),
     ("call flow: answer / key (without its INSERT)", "ivr/voice/flow.py", "handle"),
-    ("contact event INSERT (+ the attempt's UPDATE, flushed with it)", "ivr/voice/flow.py", "finish"),
+    (
+        "contact event INSERT (+ the attempt's UPDATE, flushed with it)",
+        "ivr/voice/flow.py",
+        "finish",
+    ),
     ("TwiML rendering", "ivr/voice/speaker.py", "twiml"),
 )
 
 
-def profile_in_process(url: str, instance: Path, calls: dict[str, list[WebhookCall]], count: int) -> list[list]:
+def profile_in_process(
+    url: str, instance: Path, calls: dict[str, list[WebhookCall]], count: int
+) -> list[list]:
     """Serve `count` requests of each webhook through the WSGI app in this process under
     cProfile, and split the time of a request into its parts."""
     import cProfile
@@ -402,9 +527,16 @@ def profile_in_process(url: str, instance: Path, calls: dict[str, list[WebhookCa
     from ivr.clock import SystemClock
     from ivr.runtime import build_runtime
 
-    runtime = build_runtime({"DATABASE_URL": url, "CORDIAL_INSTANCE_PATH": str(instance),
-                             "CORDIAL_PUBLIC_BASE_URL": PUBLIC_BASE_URL, "CORDIAL_LOG_LEVEL": SERVER_LOG_LEVEL},
-                            clock=SystemClock(), env_file=None)
+    runtime = build_runtime(
+        {
+            "DATABASE_URL": url,
+            "CORDIAL_INSTANCE_PATH": str(instance),
+            "CORDIAL_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+            "CORDIAL_LOG_LEVEL": SERVER_LOG_LEVEL,
+        },
+        clock=SystemClock(),
+        env_file=None,
+    )
     client = create_app(runtime=runtime).test_client()
     rows = []
     try:
@@ -414,7 +546,9 @@ def profile_in_process(url: str, instance: Path, calls: dict[str, list[WebhookCa
             def serve(n: int, chosen: list[WebhookCall] = chosen) -> None:
                 for i in range(n):
                     call = chosen[i % len(chosen)]
-                    client.post(call.path, data=call.form, headers={"X-Twilio-Signature": call.signature})
+                    client.post(
+                        call.path, data=call.form, headers={"X-Twilio-Signature": call.signature}
+                    )
 
             serve(min(count, 200))  # warm-up
             started = time.perf_counter()
@@ -425,8 +559,14 @@ def profile_in_process(url: str, instance: Path, calls: dict[str, list[WebhookCa
             stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
 
             def cumulative(suffix: str, name: str, stats: dict = stats) -> float:
-                return max((v[3] for (file, _line, func), v in stats.items()
-                            if func == name and file.endswith(suffix)), default=0.0)
+                return max(
+                    (
+                        v[3]
+                        for (file, _line, func), v in stats.items()
+                        if func == name and file.endswith(suffix)
+                    ),
+                    default=0.0,
+                )
 
             total = cumulative("flask/app.py", "wsgi_app")
             # The test client's own work is outside the app: keep the app's share of the plain time.
@@ -448,30 +588,66 @@ def profile_in_process(url: str, instance: Path, calls: dict[str, list[WebhookCa
 # -- report --------------------------------------------------------------------------------
 
 
-def print_report(phases: list[Phase], args: argparse.Namespace, prepared: dict[str, Prepared]) -> None:
+def print_report(
+    phases: list[Phase], args: argparse.Namespace, prepared: dict[str, Prepared]
+) -> None:
     ms = 1000.0
     rows = []
     for p in phases:
         r = p.result
         lat = r.latencies
-        rows.append([
-            p.target, p.database, p.webhook, r.mode, r.sent, r.ok, r.failed, r.throughput,
-            percentile(lat, 0.50) * ms, percentile(lat, 0.90) * ms, percentile(lat, 0.99) * ms,
-            percentile(lat, 0.999) * ms, max(lat, default=float("nan")) * ms,
-            p.server_cpu_seconds * ms / r.ok if r.ok else float("nan"),
-            p.database_cpu_seconds * ms / r.ok if r.ok else float("nan"),
-            100 * r.generator_cpu_seconds / r.seconds if r.seconds else float("nan"),
-            p.other_cores,
-            max(r.send_lags, default=float("nan")) * ms if r.send_lags else float("nan"),
-            "-" if p.recorded is None else p.recorded, p.server_errors,
-        ])
-    workers = (f"gunicorn --workers {args.workers} --worker-class {args.worker_class} --threads {args.threads}, "
-               + ("connections kept alive" if args.keep_alive else "a new connection per request"))
+        rows.append(
+            [
+                p.target,
+                p.database,
+                p.webhook,
+                r.mode,
+                r.sent,
+                r.ok,
+                r.failed,
+                r.throughput,
+                percentile(lat, 0.50) * ms,
+                percentile(lat, 0.90) * ms,
+                percentile(lat, 0.99) * ms,
+                percentile(lat, 0.999) * ms,
+                max(lat, default=float("nan")) * ms,
+                p.server_cpu_seconds * ms / r.ok if r.ok else float("nan"),
+                p.database_cpu_seconds * ms / r.ok if r.ok else float("nan"),
+                100 * r.generator_cpu_seconds / r.seconds if r.seconds else float("nan"),
+                p.other_cores,
+                max(r.send_lags, default=float("nan")) * ms if r.send_lags else float("nan"),
+                "-" if p.recorded is None else p.recorded,
+                p.server_errors,
+            ]
+        )
+    workers = (
+        f"gunicorn --workers {args.workers} --worker-class {args.worker_class} --threads {args.threads}, "
+        + ("connections kept alive" if args.keep_alive else "a new connection per request")
+    )
     print_table(
         f"Voice webhooks under {workers} ({machine()})",
-        ["app", "database", "webhook", "load", "sent", "200", "failed", "req/s", "p50 ms", "p90 ms", "p99 ms",
-         "p99.9 ms", "max ms", "app CPU ms/req", "db CPU ms/req", "generator CPU %", "other load cores",
-         "max send lag ms", "events", "server errors"],
+        [
+            "app",
+            "database",
+            "webhook",
+            "load",
+            "sent",
+            "200",
+            "failed",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms",
+            "app CPU ms/req",
+            "db CPU ms/req",
+            "generator CPU %",
+            "other load cores",
+            "max send lag ms",
+            "events",
+            "server errors",
+        ],
         rows,
         [
             f"open loop: {args.rate:g} requests/s for {args.seconds:g} s per row, latency from each request's "
@@ -487,50 +663,103 @@ def print_report(phases: list[Phase], args: argparse.Namespace, prepared: dict[s
             "'events' = contact events the phase wrote (one per request: each hit a real attempt row). "
             "answer: the open loop answers each ringing attempt once (while there are enough); the closed "
             "loop cycles through them, and a repeated answer has no attempt UPDATE to write.",
-            *(f"{db}: {p.attempts:,} attempts on {p.debtors:,} imported debts, prepared in {p.seconds:.1f} s"
-              for db, p in prepared.items()),
+            *(
+                f"{db}: {p.attempts:,} attempts on {p.debtors:,} imported debts, prepared in {p.seconds:.1f} s"
+                for db, p in prepared.items()
+            ),
         ],
     )
-    minimal = {p.webhook: p.result.throughput for p in phases if p.target == "minimal" and p.result.mode.startswith("closed")}
+    minimal = {
+        p.webhook: p.result.throughput
+        for p in phases
+        if p.target == "minimal" and p.result.mode.startswith("closed")
+    }
     checks = []
     for p in phases:
         if p.target != "cordial":
             continue
         if p.result.mode.startswith("open"):
             p99 = percentile(p.result.latencies, 0.99) * ms
-            checks.append([p.database, p.webhook, f"p99 at {args.rate:g}/s < {TARGET_P99_MS:g} ms",
-                           f"{p99:.2f} ms", verdict(p99 < TARGET_P99_MS and p.result.failed == 0)])
+            checks.append(
+                [
+                    p.database,
+                    p.webhook,
+                    f"p99 at {args.rate:g}/s < {TARGET_P99_MS:g} ms",
+                    f"{p99:.2f} ms",
+                    verdict(p99 < TARGET_P99_MS and p.result.failed == 0),
+                ]
+            )
         else:
             floor = minimal.get(p.webhook)
             share = p.result.throughput / floor if floor else float("nan")
-            checks.append([p.database, p.webhook, f"max req/s >= {TARGET_SHARE_OF_MINIMAL:.0%} of minimal app",
-                           f"{p.result.throughput:,.0f} / {floor or 0:,.0f} = {share:.2f}",
-                           verdict(share >= TARGET_SHARE_OF_MINIMAL)])
+            checks.append(
+                [
+                    p.database,
+                    p.webhook,
+                    f"max req/s >= {TARGET_SHARE_OF_MINIMAL:.0%} of minimal app",
+                    f"{p.result.throughput:,.0f} / {floor or 0:,.0f} = {share:.2f}",
+                    verdict(share >= TARGET_SHARE_OF_MINIMAL),
+                ]
+            )
     print_table("Targets", ["database", "webhook", "target", "measured", "verdict"], checks)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests per second (default 200)")
-    parser.add_argument("--seconds", type=float, default=15.0, help="open-loop seconds per webhook (default 15)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per webhook (default 3)")
-    parser.add_argument("--closed-seconds", type=float, default=10.0, help="closed-loop seconds (default 10)")
-    parser.add_argument("--concurrency", type=int, default=8, help="closed-loop connections (default 8)")
-    parser.add_argument("--attempts", type=int, default=4000,
-                        help="attempts per webhook (default 4000: the open loop answers each call once)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (default gthread)")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
-    parser.add_argument("--quiet-wait", type=float, default=60.0,
-                        help="before each phase, wait up to this many seconds for other jobs to leave the "
-                             "cores idle (default 60; 0: don't wait)")
-    parser.add_argument("--keep-alive", action="store_true",
-                        help="reuse connections (then gunicorn may hand all of a closed loop's connections to "
-                             "one worker, and the maximum measured is one core's)")
-    parser.add_argument("--pg-url", help="PostgreSQL server URL (default $CORDIAL_BENCH_PG_URL or a throwaway one)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also serve N requests per webhook in-process under cProfile (first database) "
-                             "and print where a request's time goes")
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="open-loop requests per second (default 200)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=15.0, help="open-loop seconds per webhook (default 15)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=3.0, help="warm-up seconds per webhook (default 3)"
+    )
+    parser.add_argument(
+        "--closed-seconds", type=float, default=10.0, help="closed-loop seconds (default 10)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="closed-loop connections (default 8)"
+    )
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=4000,
+        help="attempts per webhook (default 4000: the open loop answers each call once)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)"
+    )
+    parser.add_argument(
+        "--worker-class", default="gthread", help="gunicorn worker class (default gthread)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads per gunicorn worker (default 2)"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="before each phase, wait up to this many seconds for other jobs to leave the "
+        "cores idle (default 60; 0: don't wait)",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="reuse connections (then gunicorn may hand all of a closed loop's connections to "
+        "one worker, and the maximum measured is one core's)",
+    )
+    parser.add_argument(
+        "--pg-url", help="PostgreSQL server URL (default $CORDIAL_BENCH_PG_URL or a throwaway one)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also serve N requests per webhook in-process under cProfile (first database) "
+        "and print where a request's time goes",
+    )
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
@@ -541,51 +770,68 @@ def main() -> None:
     prepared: dict[str, Prepared] = {}
     breakdown: list[list] = []
     breakdown_database = ""
-    with tempfile.TemporaryDirectory(prefix="webhooks-", dir=args.workdir) as folder:
-        folder_path = Path(folder)
+    with ExitStack() as stack:
+        folder_path = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="webhooks-", dir=args.workdir))
+        )
         twiml_file = folder_path / "twiml.json"
         targets: list[tuple[str, str]] = []
         if not args.skip_sqlite:
             targets.append(("SQLite", f"sqlite:///{folder_path / 'webhooks.db'}"))
-        pg = None if args.skip_pg else postgres_server(args.pg_url)
-        try:
-            if pg is not None:
-                server_url = pg.__enter__()
-                targets.append(("PostgreSQL", fresh_pg_database(server_url, "cordial_bench_webhooks")))
-            minimal_done = False
-            for database, url in targets:
-                note(f"{database}: preparing {2 * args.attempts:,} attempts")
-                prepared[database] = prepare(url, args.attempts, folder_path / database)
-                env = {"DATABASE_URL": url, "CORDIAL_INSTANCE_PATH": str(folder_path / database),
-                       "CORDIAL_PUBLIC_BASE_URL": PUBLIC_BASE_URL, "CORDIAL_LOG_LEVEL": SERVER_LOG_LEVEL}
-                found, samples = run_target("cordial", database, "ivr.app:create_app()", env,
-                                            prepared[database].calls, args, folder_path / f"{database}.log", url)
+        if not args.skip_pg:
+            server_url = stack.enter_context(postgres_server(args.pg_url))
+            targets.append(("PostgreSQL", fresh_pg_database(server_url, "cordial_bench_webhooks")))
+        for database, url in targets:
+            note(f"{database}: preparing {2 * args.attempts:,} attempts")
+            prepared[database] = prepare(url, args.attempts, folder_path / database)
+            env = {
+                "DATABASE_URL": url,
+                "CORDIAL_INSTANCE_PATH": str(folder_path / database),
+                "CORDIAL_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+                "CORDIAL_LOG_LEVEL": SERVER_LOG_LEVEL,
+            }
+            calls = prepared[database].calls
+            found, samples = run_target(
+                "cordial",
+                database,
+                "ivr.app:create_app()",
+                env,
+                calls,
+                args,
+                folder_path / f"{database}.log",
+                url,
+            )
+            phases += found
+            if not any(p.target == "minimal" for p in phases):
+                # The floor, once, answering the TwiML Cordial just answered.
+                twiml_file.write_text(json.dumps({w: samples[w].decode() for w in WEBHOOKS}))
+                found, _ = run_target(
+                    "minimal",
+                    "none",
+                    "benchmarks.minimal_app:app_from_environment()",
+                    {"CORDIAL_BENCH_TWIML": str(twiml_file)},
+                    calls,
+                    args,
+                    folder_path / "minimal.log",
+                    None,
+                )
                 phases += found
-                if not minimal_done:
-                    twiml_file.write_text(json.dumps({w: samples[w].decode() for w in WEBHOOKS}))
-                    found, _ = run_target("minimal", "none", "benchmarks.minimal_app:app_from_environment()",
-                                          {"CORDIAL_BENCH_TWIML": str(twiml_file)}, prepared[database].calls,
-                                          args, folder_path / "minimal.log", None)
-                    phases += found
-                    minimal_done = True
-                if args.profile and not breakdown:
-                    note(f"{database}: profiling {args.profile} requests per webhook in-process")
-                    breakdown = profile_in_process(url, folder_path / database, prepared[database].calls, args.profile)
-                    breakdown_database = database
-        finally:
-            if pg is not None:
-                pg.__exit__(None, None, None)
-            for database, url in targets:
-                if database == "SQLite":
-                    remove_sqlite(Path(url.removeprefix("sqlite:///")))
+            if args.profile and not breakdown:
+                note(f"{database}: profiling {args.profile} requests per webhook in-process")
+                breakdown = profile_in_process(url, folder_path / database, calls, args.profile)
+                breakdown_database = database
     order = {"cordial": 0, "minimal": 1}
-    phases.sort(key=lambda p: (order[p.target], p.database != "SQLite", p.result.mode.startswith("closed")))
+    phases.sort(
+        key=lambda p: (order[p.target], p.database != "SQLite", p.result.mode.startswith("closed"))
+    )
     print_report(phases, args, prepared)
     if breakdown:
         print_table(
             f"Where a webhook request's time goes ({breakdown_database}, in-process through the WSGI app, one thread, "
             f"{args.profile} requests per webhook; cProfile's shares applied to the unprofiled time)",
-            ["webhook", "part", "ms/request", "% of request"], breakdown)
+            ["webhook", "part", "ms/request", "% of request"],
+            breakdown,
+        )
 
 
 if __name__ == "__main__":

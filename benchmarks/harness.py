@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKDIR = Path(os.environ.get("CORDIAL_BENCH_WORKDIR", Path(tempfile.gettempdir()) / "cordial-bench"))
+WORKDIR = Path(
+    os.environ.get("CORDIAL_BENCH_WORKDIR", Path(tempfile.gettempdir()) / "cordial-bench")
+)
 PG_URL_ENV = "CORDIAL_BENCH_PG_URL"
 
 _started = time.monotonic()
@@ -42,16 +44,20 @@ def machine() -> str:
     )
 
 
-def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]],
-                notes: Sequence[str] = ()) -> None:
+def print_table(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], notes: Sequence[str] = ()
+) -> None:
     """A plain-text table on stdout: text columns left-aligned, numbers right-aligned."""
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    numeric = [all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(headers))]
+    numeric = [
+        all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(headers))
+    ]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
-            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
         ).rstrip()
 
     print(f"\n{title}")
@@ -109,7 +115,7 @@ def postgres_server(pg_url: str | None) -> Iterator[str]:
 def _psycopg_url(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -124,7 +130,10 @@ def pg_database_exists(server_url: str, name: str) -> bool:
     import psycopg
 
     with psycopg.connect(server_url.replace("+psycopg", ""), autocommit=True) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+        return (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            is not None
+        )
 
 
 def pg_database_url(server_url: str, name: str) -> str:

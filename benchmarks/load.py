@@ -24,8 +24,9 @@ from urllib.parse import urlencode
 TIMER_SLACK = 0.0008
 
 
-def form_post(host: str, port: int, path: str, form: dict[str, str],
-              headers: dict[str, str] | None = None) -> bytes:
+def form_post(
+    host: str, port: int, path: str, form: dict[str, str], headers: dict[str, str] | None = None
+) -> bytes:
     """The bytes of a POST of `form` (application/x-www-form-urlencoded) to `path`."""
     body = urlencode(form).encode()
     lines = [
@@ -85,7 +86,9 @@ class _Connections:
         self.result.connections_opened += 1
         return await asyncio.open_connection(self.host, self.port)
 
-    def give_back(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], keep: bool) -> None:
+    def give_back(
+        self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], keep: bool
+    ) -> None:
         if keep:
             self.idle.append(conn)
         else:
@@ -113,7 +116,9 @@ async def _exchange(conns: _Connections, raw: bytes) -> tuple[int, bytes]:
             if name == "content-length":
                 length = int(value)
             elif name == "connection":
-                keep = value.strip().lower() == "keep-alive" or (keep and value.strip().lower() != "close")
+                keep = value.strip().lower() == "keep-alive" or (
+                    keep and value.strip().lower() != "close"
+                )
         body = await reader.readexactly(length) if length else b""
         return status, body
     except BaseException:
@@ -123,7 +128,9 @@ async def _exchange(conns: _Connections, raw: bytes) -> tuple[int, bytes]:
         conns.give_back(conn, keep)
 
 
-async def _one(conns: _Connections, raw: bytes, due: float, timeout: float, result: LoadResult) -> None:
+async def _one(
+    conns: _Connections, raw: bytes, due: float, timeout: float, result: LoadResult
+) -> None:
     loop = asyncio.get_running_loop()
     began = loop.time()
     result.send_lags.append(began - due)
@@ -143,8 +150,9 @@ async def _one(conns: _Connections, raw: bytes, due: float, timeout: float, resu
     result.bodies.setdefault(status, body)
 
 
-async def _open_loop(host: str, port: int, requests: Sequence[bytes], rate: float, seconds: float,
-                     timeout: float) -> LoadResult:
+async def _open_loop(
+    host: str, port: int, requests: Sequence[bytes], rate: float, seconds: float, timeout: float
+) -> LoadResult:
     loop = asyncio.get_running_loop()
     result = LoadResult(mode=f"open {rate:g}/s", seconds=0.0)
     conns = _Connections(host, port, result)
@@ -159,7 +167,9 @@ async def _open_loop(host: str, port: int, requests: Sequence[bytes], rate: floa
         delay = due - loop.time() - TIMER_SLACK
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(_one(conns, requests[i % len(requests)], due, timeout, result)))
+        tasks.append(
+            asyncio.ensure_future(_one(conns, requests[i % len(requests)], due, timeout, result))
+        )
         result.sent += 1
     await asyncio.gather(*tasks)
     result.seconds = loop.time() - start
@@ -168,8 +178,14 @@ async def _open_loop(host: str, port: int, requests: Sequence[bytes], rate: floa
     return result
 
 
-async def _closed_loop(host: str, port: int, requests: Sequence[bytes], concurrency: int,
-                       seconds: float, timeout: float) -> LoadResult:
+async def _closed_loop(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    concurrency: int,
+    seconds: float,
+    timeout: float,
+) -> LoadResult:
     loop = asyncio.get_running_loop()
     result = LoadResult(mode=f"closed x{concurrency}", seconds=0.0)
     conns = _Connections(host, port, result)
@@ -192,13 +208,27 @@ async def _closed_loop(host: str, port: int, requests: Sequence[bytes], concurre
     return result
 
 
-def open_loop(host: str, port: int, requests: Sequence[bytes], *, rate: float, seconds: float,
-              timeout: float = 5.0) -> LoadResult:
+def open_loop(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    rate: float,
+    seconds: float,
+    timeout: float = 5.0,
+) -> LoadResult:
     """Send `rate` requests a second for `seconds`, on schedule; latency from the schedule."""
     return asyncio.run(_open_loop(host, port, requests, rate, seconds, timeout))
 
 
-def closed_loop(host: str, port: int, requests: Sequence[bytes], *, concurrency: int, seconds: float,
-                timeout: float = 5.0) -> LoadResult:
+def closed_loop(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    concurrency: int,
+    seconds: float,
+    timeout: float = 5.0,
+) -> LoadResult:
     """`concurrency` clients, each sending its next request as soon as it has the answer."""
     return asyncio.run(_closed_loop(host, port, requests, concurrency, seconds, timeout))

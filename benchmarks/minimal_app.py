@@ -31,7 +31,9 @@ def load_replies(path: str) -> dict[str, list[Spec]]:
     """{"answer": [verbs], "menu": [verbs]} from {"answer": "<Response>...", ...}."""
     with open(path, encoding="utf-8") as f:
         captured = json.load(f)
-    return {name: [_spec(verb) for verb in ET.fromstring(twiml)] for name, twiml in captured.items()}
+    return {
+        name: [_spec(verb) for verb in ET.fromstring(twiml)] for name, twiml in captured.items()
+    }
 
 
 def _build(parent: TwiML, verbs: list[Spec]) -> None:
