@@ -79,10 +79,13 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
     by_debtor: dict[int, list[Attempt]] = defaultdict(list)
     for a in attempts:
         by_debtor[a.debtor_id].append(a)
+    phones_of: dict[int, list[Phone]] = defaultdict(list)
+    for p in phones.values():
+        phones_of[p.debtor_id].append(p)
 
     for debtor_id, rows in by_debtor.items():
         debtor = debtors[debtor_id]
-        debtor_phones = [p for p in phones.values() if p.debtor_id == debtor_id]
+        debtor_phones = phones_of[debtor_id]
         zones = resolve_zones(country=debtor.country, state=debtor.state, city=debtor.city, zip_code=debtor.zip_code,
                               timezone_override=debtor.timezone_override,
                               phone_numbers=[p.number for p in debtor_phones]).zones

@@ -82,7 +82,9 @@ def _load(session: Session, debtor_ids: Sequence[int], now: datetime,
         phones[phone.debtor_id].append(phone)
     debts: dict[int, list[Debt]] = defaultdict(list)
     extra = set(extra_debt_ids)
-    debt_query = select(Debt).where(Debt.debtor_id.in_(ids), (Debt.status == "open") | Debt.id.in_(extra))
+    # Without the OR when there are no extra ids: SQLite would otherwise scan every open debt.
+    wanted = (Debt.status == "open") | Debt.id.in_(extra) if extra else Debt.status == "open"
+    debt_query = select(Debt).where(Debt.debtor_id.in_(ids), wanted)
     for debt in session.scalars(debt_query.order_by(Debt.due_date, Debt.id)):
         debts[debt.debtor_id].append(debt)
     campaign_ids = {d.campaign_id for ds in debts.values() for d in ds if d.campaign_id} | set(extra_campaign_ids)
