@@ -13,9 +13,8 @@ from ivr.dialer.dialer import Dialer
 from ivr.dialer.facts import evaluate_candidates
 from ivr.dialer.queue import Candidate
 from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debt, Debtor, Phone
-from tests import factories
-
 from ivr.telephony.emulator import CarrierEmulator
+from tests import factories
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 12:00 in São Paulo
 
