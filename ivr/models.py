@@ -316,6 +316,14 @@ class Attempt(Base):
         ),
         Index("ix_attempt_debtor_started", "debtor_id", "created_at"),
         Index("ix_attempt_active_state", "active", "state"),
+        # Live calls per campaign, for a claim's budget: a handful of rows whatever the
+        # history. Queried with the same bare condition (ivr.dialer.dialer.LIVE_ATTEMPT_CONDITION).
+        Index(
+            "ix_attempt_live_campaign",
+            "campaign_id",
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"))

@@ -29,7 +29,7 @@ from ivr.compliance.reason import (
     ZONE_UNKNOWN,
     Reason,
 )
-from ivr.compliance.windows import EffectiveWindow
+from ivr.compliance.windows import EffectiveWindow, effective_window
 
 # How far ahead the next allowed instant is searched for.
 SEARCH_HORIZON = timedelta(days=30)
@@ -97,7 +97,7 @@ def standing_reasons(facts: CallFacts) -> list[Reason]:
 
 
 def _window(facts: CallFacts) -> EffectiveWindow:
-    return EffectiveWindow(facts.debtor, facts.campaign, facts.extra_holidays)
+    return effective_window(facts.debtor, facts.campaign, facts.extra_holidays)
 
 
 def _first_open_in(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from ivr.compliance.facts import CampaignPolicy, DebtorFacts, ExtraHoliday
 from ivr.compliance.holiday_calendar import HolidayCalendar, supervisor_holidays
@@ -81,6 +82,9 @@ def preferred_ranges(debtor: DebtorFacts) -> DayRanges | None:
     return ()
 
 
+_DAYS_REMEMBERED = 400  # a year of days ahead and some behind: searches reach that far
+
+
 class EffectiveWindow:
     """When a debtor may be called as far as the clock and calendar go."""
 
@@ -118,6 +122,10 @@ class EffectiveWindow:
             )
         self.parts: tuple[WindowPart, ...] = tuple(parts)
         self._combined: dict[date, DayRanges] = {}
+        # The last answers, for the many decisions of one batch that share this window
+        # and their instant: ((now, horizon_end), reasons) and (instant, open).
+        self._last_reasons: tuple[tuple[datetime, datetime], tuple[Reason, ...]] | None = None
+        self._last_open: tuple[datetime, bool] | None = None
 
     # --- one instant -------------------------------------------------------------
 
@@ -127,6 +135,9 @@ class EffectiveWindow:
             cached = self._combined.get(day)
             if cached is None:
                 cached = self.ranges_on(day, self.parts)
+                if len(self._combined) >= _DAYS_REMEMBERED:
+                    # A shared window lives as long as the dialer: forget old days.
+                    self._combined.clear()
                 self._combined[day] = cached
             return cached
         ranges = FULL_DAY
@@ -138,6 +149,14 @@ class EffectiveWindow:
 
     def is_open(self, instant: datetime) -> bool:
         """True when every part is open at `instant` in every plausible zone."""
+        last = self._last_open
+        if last is not None and last[0] == instant:
+            return last[1]
+        answer = self._is_open(instant)
+        self._last_open = (instant, answer)
+        return answer
+
+    def _is_open(self, instant: datetime) -> bool:
         if not self.zones:
             return False
         for key in self.zones:
@@ -159,7 +178,11 @@ class EffectiveWindow:
 
     def blocking_reasons(self, now: datetime, horizon_end: datetime) -> list[Reason]:
         """A Reason per part closed at `now`, with when that part alone opens."""
-        return [
+        asked = (now, horizon_end)
+        last = self._last_reasons
+        if last is not None and last[0] == asked:
+            return list(last[1])
+        reasons = [
             Reason(
                 rule_id=part.rule_id,
                 until=self.next_open(now, horizon_end, (part,)),
@@ -168,6 +191,8 @@ class EffectiveWindow:
             )
             for part, key in self.closed_parts(now)
         ]
+        self._last_reasons = (asked, tuple(reasons))
+        return reasons
 
     # --- spans of time -----------------------------------------------------------
 
@@ -207,3 +232,51 @@ class EffectiveWindow:
                 return intervals[0][0]
             chunk_start, chunk = chunk_end, _LATER_SEARCH
         return None
+
+
+def effective_window(
+    debtor: DebtorFacts,
+    campaign: CampaignPolicy | None,
+    extra_holidays: frozenset[ExtraHoliday] = frozenset(),
+) -> EffectiveWindow:
+    """The EffectiveWindow of these facts, shared by every decision with equal ones.
+
+    A window is a value: it depends only on the debtor's place, plausible zones and
+    preferred hours, the campaign policy and the listed holidays, and its per-day
+    memo is the same whoever fills it. A batch of thousands of debtors has a few
+    dozen distinct windows; sharing them spares rebuilding one per decision.
+    """
+    return _shared_window(
+        debtor.country,
+        debtor.state,
+        debtor.city,
+        debtor.zones,
+        debtor.preferred_start,
+        debtor.preferred_end,
+        campaign,
+        extra_holidays,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _shared_window(
+    country: str,
+    state: str | None,
+    city: str | None,
+    zones: frozenset[str],
+    preferred_start: time | None,
+    preferred_end: time | None,
+    campaign: CampaignPolicy | None,
+    extra_holidays: frozenset[ExtraHoliday],
+) -> EffectiveWindow:
+    # Exactly the debtor fields EffectiveWindow reads; the others stay at their defaults.
+    debtor = DebtorFacts(
+        id=0,
+        country=country,
+        zones=zones,
+        state=state,
+        city=city,
+        preferred_start=preferred_start,
+        preferred_end=preferred_end,
+    )
+    return EffectiveWindow(debtor, campaign, extra_holidays)

@@ -20,14 +20,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, text, update
+from sqlalchemy import Insert, and_, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.compliance.reason import HISTORY_UNAVAILABLE, LIVE_ATTEMPT
 from ivr.db import is_postgres
+from ivr.dialer.id_lists import one_of
 from ivr.dialer.queue import Candidate, due_callbacks, due_debtors
 from ivr.models import (
     Attempt,
@@ -53,6 +55,29 @@ STALE_CALL = timedelta(minutes=20)
 RECHECK_SOON = frozenset({LIVE_ATTEMPT, HISTORY_UNAVAILABLE})
 
 CARRIER_TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
+
+
+# Written as the partial indexes' own WHERE (ix_attempt_live_campaign): SQLite uses a
+# partial index only when the query names its condition term for term ("active", not
+# "active = 1" nor "active IS 1").
+LIVE_ATTEMPT_CONDITION = text("attempt.active")
+
+
+@cache
+def _claim_insert(postgres: bool) -> Insert:
+    """The attempt INSERT of a claim, one statement executed with many rows (compiled once,
+    batched by SQLAlchemy's insertmanyvalues) rather than a VALUES list recompiled per tick.
+
+    The partial unique index is the last word on "one live call per debtor": a debtor
+    another worker claimed meanwhile is skipped, not an error (and returns no row).
+    """
+    dialect = postgresql if postgres else sqlite
+    return (
+        dialect.insert(Attempt.__table__)
+        .on_conflict_do_nothing(index_elements=["debtor_id"], index_where=text("active"))
+        .returning(Attempt.id, Attempt.debtor_id, Attempt.phone_id, Attempt.campaign_id,
+                   Attempt.idempotency_key, Attempt.callback_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -177,7 +202,7 @@ class Dialer:
         active = dict(
             session.execute(
                 select(Attempt.campaign_id, func.count())
-                .where(Attempt.active.is_(True), Attempt.campaign_id.in_(campaign_ids))
+                .where(LIVE_ATTEMPT_CONDITION, Attempt.campaign_id.in_(campaign_ids))
                 .group_by(Attempt.campaign_id)
             ).tuples().all()
         )
@@ -205,29 +230,21 @@ class Dialer:
             }
             for v in chosen
         ]
-        dialect = postgresql if is_postgres(session.get_bind()) else sqlite
-        # The partial unique index is the last word on "one live call per debtor":
-        # a debtor another worker claimed meanwhile is skipped, not an error.
-        statement = (
-            dialect.insert(Attempt)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["debtor_id"], index_where=text("active"))
-            .returning(Attempt.id, Attempt.debtor_id, Attempt.phone_id, Attempt.campaign_id,
-                       Attempt.idempotency_key, Attempt.callback_id)
-        )
-        inserted = session.execute(statement).all()
+        postgres = is_postgres(session.get_bind())
+        inserted = session.execute(_claim_insert(postgres), rows).all()
         if not inserted:
             return []
         phones = dict(session.execute(select(Phone.id, Phone.number).where(
-            Phone.id.in_({r.phone_id for r in inserted}))).tuples().all())
+            one_of(Phone.id, {r.phone_id for r in inserted}, postgres))).tuples().all())
         caller_ids = dict(session.execute(select(Campaign.id, Campaign.caller_id).where(
             Campaign.id.in_({r.campaign_id for r in inserted}))).tuples().all())
         places = {row.id: row for row in session.execute(select(
             Debtor.id, Debtor.country, Debtor.state, Debtor.language).where(
-            Debtor.id.in_({r.debtor_id for r in inserted})))}
+            one_of(Debtor.id, {r.debtor_id for r in inserted}, postgres)))}
         callback_ids = [r.callback_id for r in inserted if r.callback_id]
         if callback_ids:
-            session.execute(update(Callback).where(Callback.id.in_(callback_ids)).values(status="dialing"))
+            session.execute(update(Callback).where(one_of(Callback.id, callback_ids, postgres))
+                            .values(status="dialing"))
         session.execute(
             ContactEvent.__table__.insert(),
             [
@@ -262,10 +279,12 @@ class Dialer:
                 if v.candidate.callback_id:
                     missed_callbacks.append(v.candidate.callback_id)
             by_time.setdefault(when, []).append(debtor_id)
+        postgres = is_postgres(session.get_bind())
         for when, ids in by_time.items():
-            session.execute(update(Debtor).where(Debtor.id.in_(ids)).values(next_call_at=when))
+            session.execute(update(Debtor).where(one_of(Debtor.id, ids, postgres)).values(next_call_at=when))
         if missed_callbacks:
-            session.execute(update(Callback).where(Callback.id.in_(missed_callbacks)).values(status="missed"))
+            session.execute(update(Callback).where(one_of(Callback.id, missed_callbacks, postgres))
+                            .values(status="missed"))
 
     # -- place ----------------------------------------------------------------
 

@@ -10,14 +10,14 @@ size), so a tick's cost grows with the batch, not with the portfolio.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from ivr.compliance.decision import Decision, decide, next_slots, window_open_at
@@ -39,7 +39,9 @@ from ivr.compliance.reason import (
     explain,
 )
 from ivr.compliance.zones import ZoneResolution, resolve_zones
+from ivr.db import is_postgres
 from ivr.dialer.dialer import Verdict
+from ivr.dialer.id_lists import one_of
 from ivr.dialer.queue import Candidate
 from ivr.models import Attempt, BlockListEntry, Callback, Campaign, Debt, Debtor, Holiday, Phone
 
@@ -50,12 +52,25 @@ class UnknownDebtor(LookupError):
     pass
 
 
+# The columns the rules and the explanations read. Loaded as plain rows, not ORM
+# entities: a batch is thousands of rows, and the rules never write them back.
+_DEBTOR_COLUMNS = (Debtor.id, Debtor.external_id, Debtor.full_name, Debtor.document, Debtor.country,
+                   Debtor.state, Debtor.city, Debtor.zip_code, Debtor.timezone_override,
+                   Debtor.preferred_start, Debtor.preferred_end, Debtor.voice_opt_out_at)
+_PHONE_COLUMNS = (Phone.id, Phone.debtor_id, Phone.number, Phone.line_type, Phone.robocall_consent,
+                  Phone.voice_opt_out_at, Phone.wrong_number_at)
+_DEBT_COLUMNS = (Debt.id, Debt.external_id, Debt.debtor_id, Debt.campaign_id, Debt.status,
+                 Debt.payment_pending, Debt.due_date)
+_ATTEMPT_COLUMNS = (Attempt.debtor_id, Attempt.created_at, Attempt.debt_id, Attempt.active, Attempt.state,
+                    Attempt.conversation)
+
+
 @dataclass(frozen=True)
 class Option:
     """One way to call a debtor: a phone, about a debt, in a campaign."""
 
-    phone: Phone
-    debt: Debt | None
+    phone: Row[Any]  # _PHONE_COLUMNS
+    debt: Row[Any] | None  # _DEBT_COLUMNS
     campaign: Campaign | None
     facts: CallFacts
     decision: Decision
@@ -63,11 +78,12 @@ class Option:
 
 @dataclass
 class _Batch:
-    debtors: dict[int, Debtor]
-    phones: dict[int, list[Phone]]
-    debts: dict[int, list[Debt]]
+    debtors: dict[int, Row[Any]]  # _DEBTOR_COLUMNS
+    phones: dict[int, list[Row[Any]]]
+    debts: dict[int, list[Row[Any]]]
     campaigns: dict[int, Campaign]
-    history: dict[int, list[Attempt]]
+    policies: dict[int, CampaignPolicy]  # one per campaign, shared by every decision of the batch
+    history: dict[int, list[Row[Any]]]  # _ATTEMPT_COLUMNS
     blocked_numbers: set[str]
     blocked_documents: set[str]
     holidays: frozenset[ExtraHoliday]
@@ -76,33 +92,40 @@ class _Batch:
 def _load(session: Session, debtor_ids: Sequence[int], now: datetime,
           extra_debt_ids: Iterable[int] = (), extra_campaign_ids: Iterable[int] = ()) -> _Batch:
     ids = list(dict.fromkeys(debtor_ids))
-    debtors = {d.id: d for d in session.scalars(select(Debtor).where(Debtor.id.in_(ids)))}
-    phones: dict[int, list[Phone]] = defaultdict(list)
-    for phone in session.scalars(select(Phone).where(Phone.debtor_id.in_(ids)).order_by(Phone.priority, Phone.id)):
+    postgres = is_postgres(session.get_bind())
+    debtors = {d.id: d for d in session.execute(
+        select(*_DEBTOR_COLUMNS).where(one_of(Debtor.id, ids, postgres)))}
+    phones: dict[int, list[Row[Any]]] = defaultdict(list)
+    for phone in session.execute(
+        select(*_PHONE_COLUMNS).where(one_of(Phone.debtor_id, ids, postgres)).order_by(Phone.priority, Phone.id)
+    ):
         phones[phone.debtor_id].append(phone)
-    debts: dict[int, list[Debt]] = defaultdict(list)
+    debts: dict[int, list[Row[Any]]] = defaultdict(list)
     extra = set(extra_debt_ids)
-    # Without the OR when there are no extra ids: SQLite would otherwise scan every open debt.
-    wanted = (Debt.status == "open") | Debt.id.in_(extra) if extra else Debt.status == "open"
-    debt_query = select(Debt).where(Debt.debtor_id.in_(ids), wanted)
-    for debt in session.scalars(debt_query.order_by(Debt.due_date, Debt.id)):
-        debts[debt.debtor_id].append(debt)
+    # Every debt of the batch's debtors, filtered and sorted here: a status condition in SQL
+    # lets SQLite (without ANALYZE statistics) scan every open debt through ix_debt_dialable
+    # instead of looking up these debtors' few debts.
+    found = session.execute(select(*_DEBT_COLUMNS).where(one_of(Debt.debtor_id, ids, postgres))).all()
+    for debt in sorted(found, key=lambda d: (d.due_date, d.id)):
+        if debt.status == "open" or debt.id in extra:
+            debts[debt.debtor_id].append(debt)
     campaign_ids = {d.campaign_id for ds in debts.values() for d in ds if d.campaign_id} | set(extra_campaign_ids)
     campaigns = {c.id: c for c in session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)))}
-    history: dict[int, list[Attempt]] = defaultdict(list)
+    history: dict[int, list[Row[Any]]] = defaultdict(list)
     since = now - timedelta(days=HISTORY_DAYS)
-    for attempt in session.scalars(
-        select(Attempt).where(Attempt.debtor_id.in_(ids), (Attempt.created_at >= since) | Attempt.active.is_(True))
+    for attempt in session.execute(
+        select(*_ATTEMPT_COLUMNS).where(one_of(Attempt.debtor_id, ids, postgres),
+                                        (Attempt.created_at >= since) | Attempt.active.is_(True))
     ):
         history[attempt.debtor_id].append(attempt)
     numbers = {p.number for ps in phones.values() for p in ps}
     documents = {d.document for d in debtors.values()}
     blocked_numbers = set(session.scalars(select(BlockListEntry.value).where(
-        BlockListEntry.kind == "phone", BlockListEntry.value.in_(numbers))))
+        BlockListEntry.kind == "phone", one_of(BlockListEntry.value, numbers, postgres))))
     blocked_documents = set(session.scalars(select(BlockListEntry.value).where(
-        BlockListEntry.kind == "document", BlockListEntry.value.in_(documents))))
-    return _Batch(debtors, phones, debts, campaigns, history, blocked_numbers, blocked_documents,
-                  _extra_holidays(session))
+        BlockListEntry.kind == "document", one_of(BlockListEntry.value, documents, postgres))))
+    return _Batch(debtors, phones, debts, campaigns, {c.id: _policy(c) for c in campaigns.values()}, history,
+                  blocked_numbers, blocked_documents, _extra_holidays(session))
 
 
 def _extra_holidays(session: Session) -> frozenset[ExtraHoliday]:
@@ -112,7 +135,8 @@ def _extra_holidays(session: Session) -> frozenset[ExtraHoliday]:
     )
 
 
-def zones_of(debtor: Debtor, phones: Sequence[Phone]) -> ZoneResolution:
+def zones_of(debtor: Debtor | Row[Any], phones: Sequence[Phone | Row[Any]]) -> ZoneResolution:
+    """The debtor's plausible zones (a Debtor and its phones, or rows with their columns)."""
     return _zones_cached(debtor.country, debtor.state, debtor.city, debtor.zip_code, debtor.timezone_override,
                          tuple(p.number for p in phones))
 
@@ -142,7 +166,7 @@ def _policy(campaign: Campaign) -> CampaignPolicy:
     )
 
 
-def _history(attempts: Sequence[Attempt], ignore_live: bool = False) -> ContactHistory:
+def _history(attempts: Sequence[Row[Any]], ignore_live: bool = False) -> ContactHistory:
     past = tuple(
         PastAttempt(at=a.created_at, debt_id=a.debt_id, outcome=None if a.active else a.state,
                     conversation=a.conversation)
@@ -154,7 +178,9 @@ def _history(attempts: Sequence[Attempt], ignore_live: bool = False) -> ContactH
 
 def _options(batch: _Batch, debtor_id: int, now: datetime, *, phone_id: int | None = None,
              debt_id: int | None = None, campaign_id: int | None = None,
-             requested_callback_at: datetime | None = None, ignore_live: bool = False) -> list[Option]:
+             requested_callback_at: datetime | None = None, ignore_live: bool = False) -> Iterator[Option]:
+    """The debtor's options, phone by phone, each decided when it is reached (the dialer
+    stops at the first allowed one)."""
     debtor = batch.debtors[debtor_id]
     phones = batch.phones.get(debtor_id, [])
     zones = zones_of(debtor, phones)
@@ -172,7 +198,9 @@ def _options(batch: _Batch, debtor_id: int, now: datetime, *, phone_id: int | No
                         and batch.campaigns[d.campaign_id].status == "running"), debts[0] if debts else None)
     cid = campaign_id or (chosen_debt.campaign_id if chosen_debt else None)
     campaign = batch.campaigns.get(cid) if cid else None
-    options = []
+    policy = batch.policies[campaign.id] if campaign else None
+    debt_facts = (DebtFacts(id=chosen_debt.id, status=chosen_debt.status, payment_pending=chosen_debt.payment_pending)
+                  if chosen_debt else DebtFacts(id=0, status="closed"))
     for phone in phones:
         if phone_id is not None and phone.id != phone_id:
             continue
@@ -182,19 +210,19 @@ def _options(batch: _Batch, debtor_id: int, now: datetime, *, phone_id: int | No
                              voice_opt_out=phone.voice_opt_out_at is not None,
                              wrong_number=phone.wrong_number_at is not None,
                              blocked=phone.number in batch.blocked_numbers),
-            debt=DebtFacts(id=chosen_debt.id, status=chosen_debt.status, payment_pending=chosen_debt.payment_pending)
-            if chosen_debt else DebtFacts(id=0, status="closed"),
+            debt=debt_facts,
             history=history,
-            campaign=_policy(campaign) if campaign else None,
+            campaign=policy,
             extra_holidays=batch.holidays,
             requested_callback_at=requested_callback_at,
         )
-        options.append(Option(phone, chosen_debt, campaign, facts, decide(facts, now)))
-    return options
+        yield Option(phone, chosen_debt, campaign, facts, decide(facts, now))
 
 
-def _verdict(candidate: Candidate, options: list[Option], placing_within: timedelta = timedelta(0),
+def _verdict(candidate: Candidate, options: Iterable[Option], placing_within: timedelta = timedelta(0),
              now: datetime | None = None) -> Verdict:
+    """The first allowed option wins, so later ones are not even decided."""
+    seen: list[Option] = []
     for option in options:
         if option.decision.allowed and option.campaign is not None:
             if placing_within and now is not None and not window_open_at(option.facts, now + placing_within):
@@ -204,12 +232,13 @@ def _verdict(candidate: Candidate, options: list[Option], placing_within: timede
                                option.campaign.id, rule_ids=("WINDOW-CLOSING",))
             return Verdict(candidate, True, None, option.phone.id, option.debt.id if option.debt else None,
                            option.campaign.id)
-    if not options:
+        seen.append(option)
+    if not seen:
         return Verdict(candidate, False, None, rule_ids=(NO_PHONE,))
-    if all(o.campaign is None for o in options):
+    if all(o.campaign is None for o in seen):
         return Verdict(candidate, False, None, rule_ids=(NO_CAMPAIGN,))
-    nexts = [o.decision.next_allowed_at for o in options if o.decision.next_allowed_at is not None]
-    first = options[0]
+    nexts = [o.decision.next_allowed_at for o in seen if o.decision.next_allowed_at is not None]
+    first = seen[0]
     rule_ids = tuple(dict.fromkeys(r.rule_id for r in first.decision.reasons))
     next_at = min(nexts) if nexts else None
     return Verdict(candidate, False, next_at, first.phone.id,
@@ -229,7 +258,7 @@ def evaluate_candidates(session: Session, candidates: list[Candidate], now: date
     callback_ids = [c.callback_id for c in candidates if c.callback_id]
     if callback_ids:
         requested = dict(session.execute(select(Callback.id, Callback.created_at).where(
-            Callback.id.in_(callback_ids))).tuples().all())
+            one_of(Callback.id, callback_ids, is_postgres(session.get_bind())))).tuples().all())
     verdicts = []
     for candidate in candidates:
         if candidate.debtor_id not in batch.debtors:
@@ -264,7 +293,7 @@ def explain_debtor(session: Session, debtor: str | int, instant: datetime, langu
     if debtor_id not in batch.debtors:
         raise UnknownDebtor(f"no debtor with id {debtor_id}")
     record = batch.debtors[debtor_id]
-    options = _options(batch, debtor_id, instant)
+    options = list(_options(batch, debtor_id, instant))
     zones = zones_of(record, batch.phones.get(debtor_id, []))
     zone = display_zone(zones)
     verdict = _verdict(Candidate(debtor_id), options)
@@ -322,11 +351,11 @@ def callback_slots(session: Session, *, debtor_id: int, phone_id: int, campaign_
                    count: int, slot_minutes: int = 30) -> list[datetime]:
     """The next `count` callback slot starts the rules allow, for a debtor asking now."""
     batch = _load(session, [debtor_id], after, extra_campaign_ids=[campaign_id] if campaign_id else [])
-    options = _options(batch, debtor_id, after, phone_id=phone_id, campaign_id=campaign_id,
-                       requested_callback_at=after, ignore_live=True)
-    if not options:
+    option = next(_options(batch, debtor_id, after, phone_id=phone_id, campaign_id=campaign_id,
+                           requested_callback_at=after, ignore_live=True), None)
+    if option is None:
         return []
-    return next_slots(options[0].facts, after=after, count=count, slot_minutes=slot_minutes)
+    return next_slots(option.facts, after=after, count=count, slot_minutes=slot_minutes)
 
 
 def decide_callback_at(session: Session, debtor_id: int, phone_id: int | None, campaign_id: int | None,
@@ -334,11 +363,11 @@ def decide_callback_at(session: Session, debtor_id: int, phone_id: int | None, c
                        ) -> tuple[bool, list[str]]:
     """Whether a callback booked for `instant` would be allowed then; the reasons if not."""
     batch = _load(session, [debtor_id], instant, extra_campaign_ids=[campaign_id] if campaign_id else [])
-    options = _options(batch, debtor_id, instant, phone_id=phone_id, campaign_id=campaign_id,
-                       requested_callback_at=requested_at or instant, ignore_live=True)
-    if not options:
+    option = next(_options(batch, debtor_id, instant, phone_id=phone_id, campaign_id=campaign_id,
+                           requested_callback_at=requested_at or instant, ignore_live=True), None)
+    if option is None:
         return False, [explain(Reason(rule_id=NO_PHONE), language)]
-    decision = options[0].decision
+    decision = option.decision
     zone = display_zone(zones_of(batch.debtors[debtor_id], batch.phones.get(debtor_id, [])))
     return decision.allowed, [explain(r, language, zone) for r in decision.reasons]
 

@@ -3,7 +3,7 @@ and never places a call that became forbidden after the claim."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -276,3 +276,40 @@ def test_personal_audio_is_prepared_for_the_claimed_calls_before_any_is_placed(r
                     prepare_audio=lambda rt, ids: seen.append((sorted(ids), len(network.calls))))
     dialer.tick()
     assert seen == [(sorted(a.id for a in attempts(runtime)), 0)]
+
+
+def test_one_batch_decides_each_debtor_by_its_own_zone_hours_and_campaign(runtime) -> None:
+    # 08:30 in São Paulo, 06:30 in Acre (UTC-5): the rules share windows between equal
+    # facts within a batch, never between debtors whose zone, hours or campaign differ.
+    early = datetime(2026, 11, 24, 11, 30, tzinfo=UTC)
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        afternoons = factories.campaign(s, "Afternoons", windows=[(d, time(14), time(18)) for d in range(7)])
+        sp = factories.debtor(s, camp, next_call_at=early)
+        acre = factories.debtor(s, camp, state="AC", number="+5568991234567", next_call_at=early)
+        sp_again = factories.debtor(s, camp, next_call_at=early)
+        late_riser = factories.debtor(s, camp, next_call_at=early, preferred_start=time(10))
+        in_afternoons = factories.debtor(s, afternoons, next_call_at=early)
+        ids = [sp.id, acre.id, sp_again.id, late_riser.id, in_afternoons.id]
+        verdicts = {v.candidate.debtor_id: v for v in evaluate_candidates(s, [Candidate(i) for i in ids], early)}
+    assert verdicts[sp.id].allowed and verdicts[sp_again.id].allowed
+    assert not verdicts[acre.id].allowed
+    assert verdicts[acre.id].next_allowed_at == datetime(2026, 11, 24, 13, 0, tzinfo=UTC)  # 08:00 in Acre
+    assert verdicts[late_riser.id].rule_ids == ("DEBTOR-PREFERENCE",)
+    assert verdicts[late_riser.id].next_allowed_at == datetime(2026, 11, 24, 13, 0, tzinfo=UTC)  # 10:00 in SP
+    assert verdicts[in_afternoons.id].rule_ids == ("CAMPAIGN-WINDOW",)
+    assert verdicts[in_afternoons.id].next_allowed_at == datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+
+
+def test_a_debtor_is_called_on_the_first_phone_the_rules_allow(runtime) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        d = factories.debtor(s, camp, next_call_at=NOW)
+        first = s.scalar(select(Phone).where(Phone.debtor_id == d.id))
+        first.voice_opt_out_at = NOW - timedelta(days=1)
+        second = Phone(debtor_id=d.id, number="+5511955554444", line_type="mobile", priority=1)
+        third = Phone(debtor_id=d.id, number="+5511955553333", line_type="mobile", priority=2)
+        s.add_all([second, third])
+        s.flush()
+        [verdict] = evaluate_candidates(s, [Candidate(d.id)], NOW)
+    assert verdict.allowed and verdict.phone_id == second.id
