@@ -502,15 +502,11 @@ def run_target(
 # (label, file suffix, function): cumulative time of these functions, per request.
 PROFILE_PARTS = (
     ("signature check (RequestValidator)", "ivr/voice/signatures.py", "is_signed_by_carrier"),
-    ("load the attempt (6-table join, ORM objects)", "ivr/voice/flow.py", "load_call"),
+    ("load the attempt (one 6-table select, plain columns)", "ivr/voice/call_context.py", "load_call"),
     ("new reply (speaker, prompt parameters)", "ivr/voice/webhooks.py", "new_reply"),
-    ("call flow: answer / key (without its INSERT)", "ivr/voice/flow.py", "answer"),
-    ("call flow: answer / key (without its INSERT)", "ivr/voice/flow.py", "handle"),
-    (
-        "contact event INSERT (+ the attempt's UPDATE, flushed with it)",
-        "ivr/voice/flow.py",
-        "finish",
-    ),
+    ("call flow: answer / key", "ivr/voice/flow.py", "answer"),
+    ("call flow: answer / key", "ivr/voice/flow.py", "handle"),
+    ("write: attempt UPDATE, event INSERT, COMMIT", "ivr/voice/call_context.py", "commit"),
     ("TwiML rendering", "ivr/voice/speaker.py", "twiml"),
 )
 
@@ -574,8 +570,6 @@ def profile_in_process(
             parts: dict[str, float] = {}
             for label, suffix, name in PROFILE_PARTS:
                 parts[label] = parts.get(label, 0.0) + cumulative(suffix, name)
-            parts["call flow: answer / key (without its INSERT)"] -= parts[PROFILE_PARTS[5][0]]
-            parts["commit"] = cumulative("sqlalchemy/orm/session.py", "commit")
             parts["Flask, Werkzeug, routing, the rest"] = total - sum(parts.values())
             rows.append([webhook, "whole request in the app (not profiled)", plain * 1000, 100.0])
             for label, seconds in parts.items():

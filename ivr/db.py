@@ -7,16 +7,23 @@ so that the first run of any command creates the database by itself.
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from collections.abc import Iterator
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -36,7 +43,8 @@ def make_engine(url: str, **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        connect_args = {"timeout": 30, "check_same_thread": False, "factory": _SqliteConnection}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
@@ -44,9 +52,83 @@ def make_engine(url: str, **kwargs) -> Engine:
         if "poolclass" not in kwargs:
             kwargs.setdefault("pool_size", 10)
             kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", True)
+        # No pre-ping: it would cost a round trip on every checkout, and webhooks check
+        # out twice. After a server restart the first statement that meets a dead
+        # connection fails, which invalidates the whole pool; `Database.read` retries it.
         return create_engine(url, **kwargs)
     raise ValueError(f"DATABASE_URL {url!r} uses an unsupported database; expected sqlite:/// or postgresql://")
+
+
+class _SqliteConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions queue on an flock of a file beside
+    the database (`<database>-writer`) before BEGIN IMMEDIATE.
+
+    SQLite makes a writer that finds the database locked poll with sleeps of 1, 2, 5,
+    10 ... 100 ms; under load those sleeps, not the work, make the slowest webhooks
+    and leave cores idle. A writer waiting on the flock sleeps in the kernel and wakes
+    the moment the previous transaction ends, in this process or another. The lock is
+    released as soon as the transaction commits or rolls back. A second write
+    transaction of a thread that already holds one (a nested unit of work) does not
+    wait on the flock, which would never come free; it meets SQLite's busy timeout as
+    it would without this class. Other programs writing the file still just get
+    SQLite's own locking."""
+
+    lock_path: str | None = None
+    _lock_fd: int | None = None
+    _lock_pid = 0
+    _held_by: list[int] | None = None  # the holding thread's count of held write locks
+
+    def take_write_lock(self) -> None:
+        if self.lock_path is None or self._held_by is not None:
+            return
+        held = _thread_write_locks()
+        if held[0]:
+            return
+        if self._lock_fd is None or self._lock_pid != os.getpid():
+            # A connection inherited through fork() shares the parent's lock: reopen.
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_pid = os.getpid()
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        held[0] += 1
+        self._held_by = held
+
+    def release_write_lock(self) -> None:
+        held, self._held_by = self._held_by, None
+        if held is not None:
+            held[0] -= 1
+            if self._lock_fd is not None and self._lock_pid == os.getpid():
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.release_write_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.release_write_lock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.release_write_lock()
+            if self._lock_fd is not None and self._lock_pid == os.getpid():
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+_threads = threading.local()
+
+
+def _thread_write_locks() -> list[int]:
+    held = getattr(_threads, "write_locks", None)
+    if held is None:
+        held = _threads.write_locks = [0]
+    return held
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -59,11 +141,28 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    database = cursor.execute("PRAGMA database_list").fetchone()[2]
     cursor.close()
+    if database and isinstance(dbapi_connection, _SqliteConnection):  # "" = in memory
+        dbapi_connection.lock_path = database + "-writer"
+
+
+_READ_ONLY = "cordial_read_only"
 
 
 def _sqlite_begin_immediate(connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(_READ_ONLY):
+        return  # one statement, its own snapshot (the driver is in autocommit mode)
+    driver = connection.connection.driver_connection
+    if isinstance(driver, _SqliteConnection):
+        driver.take_write_lock()
+    try:
+        # Straight to the driver: this runs before every write transaction.
+        driver.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        if isinstance(driver, _SqliteConnection):
+            driver.release_write_lock()
+        raise
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -132,6 +231,43 @@ class Database:
             raise
         finally:
             session.close()
+
+    def read(self, query: Callable[[Connection], T]) -> T:
+        """Run a read of ONE statement outside any transaction: it sees a consistent
+        snapshot, takes no write lock (SQLite) and costs no BEGIN/COMMIT round trips
+        (PostgreSQL). Retried once when it met a connection the server had dropped."""
+        for retry in (False, True):
+            try:
+                with self.engine.connect() as conn:
+                    conn.execution_options(**self._read_options)
+                    return query(conn)
+            except DBAPIError as error:
+                if retry or not error.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
+    @property
+    def is_postgres(self) -> bool:
+        return is_postgres(self.engine)
+
+    def write_one(self, job: tuple[Executable, dict[str, Any]]) -> None:
+        """Run ONE writing statement as its own transaction (PostgreSQL: in autocommit
+        mode, so neither BEGIN nor COMMIT costs a round trip). The statement must be
+        atomic by itself, e.g. an INSERT with a data-modifying WITH."""
+        statement, params = job
+        if not is_postgres(self.engine):
+            with self.engine.begin() as conn:  # SQLite: a short write transaction
+                conn.execute(statement, params)
+            return
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(statement, params)
+
+    @property
+    def _read_options(self) -> dict[str, object]:
+        if is_postgres(self.engine):
+            return {"isolation_level": "AUTOCOMMIT"}
+        return {_READ_ONLY: True}
 
     def dispose(self) -> None:
         self.engine.dispose()

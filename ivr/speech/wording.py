@@ -11,6 +11,7 @@ reais").
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -40,6 +41,12 @@ def number_words(n: int, language: str) -> str:
         raise TypeError(f"number {n!r} is not a whole number")
     if n < 0:
         raise ValueError(f"number {n} is negative; only zero or more can be spoken")
+    return _number_words(n, language)
+
+
+@functools.lru_cache(maxsize=8192)
+def _number_words(n: int, language: str) -> str:
+    # num2words is slow for what a webhook can spend, and calls say the same numbers.
     if language == "pt-BR":
         words = num2words(n, lang="pt_BR").replace(",", " ")
         # num2words follows Portugal here; Brazilians say and write "quatorze".
@@ -80,6 +87,7 @@ def spoken_amount(amount: Decimal, currency: str, language: str) -> str:
     return _AND[language].join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def spoken_date(
     d: date, language: str, *, with_weekday: bool = False, with_year: bool = False
 ) -> str:

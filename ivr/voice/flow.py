@@ -4,9 +4,10 @@ Answer -> (machine: neutral voicemail) | (callback call: straight to an agent)
 | greeting + opt-out key + right-party check -> [second factor] -> disclosure
 -> menu (1 second copy, 2 callback, 3 agent, 9 stop calling, * repeat).
 
-Each webhook loads the attempt with everything the call needs in one query,
-decides from the key pressed, updates the attempt, records contact events and
-answers TwiML through a CallReply. The step and the re-prompt count travel
+Each webhook loads the attempt with everything the call needs in one query
+(ivr.voice.call_context), decides from the key pressed, notes its changes to the
+attempt and its contact events, which the webhook writes in one short
+transaction, and answers TwiML through a CallReply. The step and the re-prompt count travel
 in the webhook URLs, so no state lives in the process.
 """
 
@@ -20,27 +21,16 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ivr.messaging.second_copy import SecondCopyRefused, channel_for, send_second_copy
-from ivr.models import (
-    Attempt,
-    AttemptState,
-    Callback,
-    Campaign,
-    ContactEvent,
-    Creditor,
-    Debt,
-    Debtor,
-    DebtStatus,
-    Phone,
-    User,
-)
+from ivr.models import Callback, Debt, Debtor, DebtStatus, Phone, User
 from ivr.runtime import Runtime
 from ivr.speech.live import start_live_transcript  # live transcript of transfers
 from ivr.speech.wording import spoken_amount, spoken_date, spoken_slot
-from ivr.voice.call_status import answered_by_kind, next_attempt_state
+from ivr.voice.call_context import CallContext, CallWrites
+from ivr.voice.call_status import answered_by_kind
 from ivr.voice.disclosure import DisclosureRules, disclosure_rules
 from ivr.voice.speaker import CallReply, Line, line
 from ivr.voice.urls import queue_wait_url, step_url
@@ -59,34 +49,6 @@ SECOND_FACTOR_DIGITS = {"birth_year": 4, "cpf_digits": 3}
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp"}
 
 _SID = re.compile(r"^[A-Za-z0-9]{1,64}$")
-
-
-@dataclass
-class CallContext:
-    """An attempt and everything its call needs, loaded together."""
-
-    attempt: Attempt
-    debtor: Debtor
-    phone: Phone
-    debt: Debt | None
-    creditor: Creditor | None
-    campaign: Campaign | None
-
-
-def load_call(session: Session, attempt_id: int) -> CallContext | None:
-    """One indexed lookup: the attempt joined with its debtor, phone, debt, creditor, campaign."""
-    row = session.execute(
-        select(Attempt, Debtor, Phone, Debt, Creditor, Campaign)
-        .join(Debtor, Debtor.id == Attempt.debtor_id)
-        .join(Phone, Phone.id == Attempt.phone_id)
-        .outerjoin(Debt, Debt.id == Attempt.debt_id)
-        .outerjoin(Creditor, Creditor.id == Debt.creditor_id)
-        .outerjoin(Campaign, Campaign.id == Attempt.campaign_id)
-        .where(Attempt.id == attempt_id)
-    ).first()
-    if row is None:
-        return None
-    return CallContext(*row)
 
 
 def dial_target_of(user: User) -> tuple[str, str]:
@@ -167,13 +129,13 @@ class CallFlow:
 
     def __init__(
         self,
-        session: Session,
         runtime: Runtime,
         call: CallContext,
         reply: CallReply,
         given: CarrierInput,
+        writes: CallWrites,
     ) -> None:
-        self.session = session
+        self.writes = writes
         self.runtime = runtime
         self.config = runtime.config
         self.call = call
@@ -184,15 +146,19 @@ class CallFlow:
         self.given = given
         self.now = runtime.clock.now()
         self._zone: ZoneInfo | None = None
-        self._events: list[dict[str, Any]] = []
+
+    @property
+    def session(self) -> Session:
+        """The write transaction, for the steps that need more than the attempt's columns."""
+        return self.writes.session
 
     # -- recording ------------------------------------------------------------
 
     def record(self, kind: str, *, channel: str = "voice", **data: Any) -> None:
-        """Note a contact event; all of a webhook's events are written together by `finish`."""
+        """Note a contact event; the webhook writes all of its events together."""
         if self.given.call_sid:
             data.setdefault("call_sid", self.given.call_sid)
-        self._events.append(
+        self.writes.event(
             {
                 "debtor_id": self.debtor.id,
                 "attempt_id": self.attempt.id,
@@ -206,16 +172,12 @@ class CallFlow:
             }
         )
 
-    def finish(self) -> None:
-        """Write the events of this webhook: one INSERT, however many there are."""
-        if self._events:
-            self.session.execute(insert(ContactEvent), self._events)
-            self._events = []
-
     def _outcome(self, outcome: str, *, weak: bool = False) -> None:
         """Set the attempt's business outcome; a weak one never replaces a stronger one."""
-        if not weak or self.attempt.outcome in (None, "disclosed"):
-            self.attempt.outcome = outcome
+        self.writes.outcome(outcome, weak=weak)
+
+    def _step(self, step: str) -> None:
+        self.writes.set(ivr_step=step)
 
     def _url(self, step: str, tries: int = 0, **extra: Any) -> str:
         return step_url(self.config, step, self.attempt.id, self.language, tries=tries, **extra)
@@ -224,14 +186,8 @@ class CallFlow:
 
     def answer(self) -> None:
         attempt, given = self.attempt, self.given
-        attempt.answered_at = attempt.answered_at or self.now
         kind = answered_by_kind(given.answered_by)
-        if kind:
-            attempt.answered_by = kind
-        if given.call_sid and not attempt.carrier_call_sid:
-            attempt.carrier_call_sid = given.call_sid
-        if next_attempt_state(attempt.state, "in-progress") is not None:
-            attempt.state = AttemptState.IN_PROGRESS.value
+        self.writes.answered(self.now, kind, given.call_sid)
         self.record(
             "ivr.answered", answered_by=given.answered_by or "none", callback_id=attempt.callback_id
         )
@@ -241,9 +197,8 @@ class CallFlow:
         elif attempt.callback_id is not None:
             self._answer_booked_callback()
         else:
-            attempt.ivr_step = "right_party"
+            self._step("right_party")
             self._ask_right_party([], tries=0, full_intro=True)
-        self.finish()
 
     def handle(self, step: str) -> None:
         handler = self._steps().get(step)
@@ -252,7 +207,6 @@ class CallFlow:
             self.reply.end("goodbye")
             return
         handler()
-        self.finish()
 
     def _steps(self) -> dict[str, Callable[[], None]]:
         return {
@@ -268,7 +222,7 @@ class CallFlow:
 
     def _leave_voicemail(self) -> None:
         """A limited-content message: neutral business name, a person, a number; no debt."""
-        self.attempt.ivr_step = "voicemail"
+        self._step("voicemail")
         self._outcome("voicemail")
         self.record("voicemail.left", answered_by=self.given.answered_by)
         self.reply.pause(1).end("voicemail")
@@ -315,16 +269,19 @@ class CallFlow:
             # Nothing on record to check the answer against: never disclose unverified.
             self.record("ivr.unverified", reason="no-reference", second_factor=factor)
             self._outcome("unverified", weak=True)
-            self.attempt.ivr_step = "goodbye"
+            self._step("goodbye")
             self.reply.say("verification_failed").end("goodbye")
             return
-        self.attempt.ivr_step = "second_factor"
+        self._step("second_factor")
         self._ask_second_factor([], tries=0)
 
     def _wrong_person(self) -> None:
-        phone = self.call.phone
-        phone.wrong_number_at = phone.wrong_number_at or self.now
-        self.attempt.ivr_step = "wrong_person"
+        self.session.execute(
+            update(Phone)
+            .where(Phone.id == self.call.phone.id, Phone.wrong_number_at.is_(None))
+            .values(wrong_number_at=self.now)
+        )
+        self._step("wrong_person")
         self._outcome("wrong-number")
         self.record("ivr.wrong_person", phone_marked_wrong_number=True)
         self.reply.end("wrong_person_apology")
@@ -375,7 +332,7 @@ class CallFlow:
         def give_up(why: str) -> None:
             self.record("ivr.unverified", reason="second-factor-mismatch", second_factor=factor)
             self._outcome("unverified", weak=True)
-            self.attempt.ivr_step = "goodbye"
+            self._step("goodbye")
             self.reply.say(why).say("verification_failed").end("goodbye")
 
         self._dispatch(
@@ -389,10 +346,7 @@ class CallFlow:
     # -- disclosure and menu ----------------------------------------------------------
 
     def _verified(self, second_factor: str | None) -> None:
-        attempt = self.attempt
-        attempt.right_party_verified = True
-        attempt.conversation = True
-        attempt.ivr_step = "menu"
+        self.writes.set(right_party_verified=True, conversation=True, ivr_step="menu")
         self.record("ivr.right_party", verified=True, second_factor=second_factor)
         disclosure = self._disclosure_lines()
         if disclosure:
@@ -473,15 +427,16 @@ class CallFlow:
 
     def _send_second_copy(self) -> None:
         channel = channel_for(self.debtor)
-        self.finish()  # the key press goes in the log before what it caused
+        self.writes.write_events()  # the key press goes in the log before what it caused
+        session, call = self.session, self.call
         try:
             send_second_copy(
-                self.session,
+                session,
                 self.runtime,
-                self.debtor,
-                self.call.debt,
+                session.get(Debtor, self.debtor.id),
+                session.get(Debt, call.debt.id) if call.debt else None,
                 "ivr",
-                phone=self.call.phone,
+                phone=session.get(Phone, call.phone.id),
                 attempt_id=self.attempt.id,
                 channel=channel,
             )
@@ -525,10 +480,10 @@ class CallFlow:
             if then == "menu":
                 self._ask_menu([*prefix, line("callback_unavailable")], tries=0)
             else:
-                self.attempt.ivr_step = "goodbye"
+                self._step("goodbye")
                 self.reply.say_lines([*prefix, line("callback_unavailable")]).end("goodbye")
             return
-        self.attempt.ivr_step = "callback_offer"
+        self._step("callback_offer")
         self.record("callback.offered", slots=[s.astimezone(UTC).isoformat() for s in slots])
         self._ask_callback(prefix, tries=0, slots=tuple(slots), then=then)
 
@@ -548,7 +503,7 @@ class CallFlow:
     def _on_callback_choice(self) -> None:
         slots = tuple(s for s in self.given.slots if s > self.now)
         if not slots:
-            self.attempt.ivr_step = "goodbye"
+            self._step("goodbye")
             self.reply.say("callback_unavailable").end("goodbye")
             return
         choices = {str(i): slot for i, slot in enumerate(slots, start=1)}
@@ -584,7 +539,7 @@ class CallFlow:
             )
             self.session.add(booked)
             self.session.flush()
-        self.attempt.ivr_step = "callback_booked"
+        self._step("callback_booked")
         self._outcome("callback-booked")
         self.record(
             "callback.booked", callback_id=booked.id, due_at=due_at.astimezone(UTC).isoformat()
@@ -596,7 +551,7 @@ class CallFlow:
     def _transfer(self, reason: str) -> None:
         """Into the agents' queue with hold prompts; the console pops the debtor on this event."""
         attempt = self.attempt
-        attempt.ivr_step = "queue"
+        self._step("queue")
         self._outcome("transferred")
         self.record(
             "transfer.requested",
@@ -631,7 +586,7 @@ class CallFlow:
             self.record("transfer.ended", result=result, queue_time=self.given.queue_time)
             if result.startswith("bridg"):
                 self._agent_conversation_held()
-            self.attempt.ivr_step = "goodbye"
+            self._step("goodbye")
             self.reply.end("goodbye")
             return
         # Left the queue (timeout), queue full or error: nobody took the call.
@@ -651,10 +606,9 @@ class CallFlow:
             )
             self.record("transfer.no_agent", result="unknown-agent", user_id=user_id)
             self._offer_callback([line("transfer_no_agent")], then="end")
-            self.finish()
             return
         kind, target = dial_target_of(user)
-        self.attempt.ivr_step = "agent"
+        self._step("agent")
         self.record("transfer.connecting", user_id=user.id, target_kind=kind)
         self.reply.say("agent_connecting")
         campaign = self.call.campaign
@@ -665,7 +619,6 @@ class CallFlow:
             timeout_seconds=AGENT_RING_SECONDS,
             caller_id=campaign.caller_id if campaign else None,
         )
-        self.finish()
 
     def _on_agent_result(self) -> None:
         status = self.given.dial_status or "unknown"
@@ -676,7 +629,7 @@ class CallFlow:
                 duration_seconds=self.given.dial_duration,
             )
             self._agent_conversation_held()
-            self.attempt.ivr_step = "goodbye"
+            self._step("goodbye")
             self.reply.end("goodbye")
             return
         self.record("transfer.no_agent", result=f"agent-{status}"[:40])
@@ -742,20 +695,24 @@ class CallFlow:
             give_up(why)
             return
         self._outcome("no-input", weak=True)
-        self.attempt.ivr_step = "goodbye"
+        self._step("goodbye")
         self.reply.say(why).end("goodbye")
 
     def _opt_out(self, step: str) -> None:
         """Stop calling: the debtor and this phone, every campaign and worker, at once."""
         debtor, phone = self.debtor, self.call.phone
-        debtor.voice_opt_out_at = debtor.voice_opt_out_at or self.now
-        phone.voice_opt_out_at = phone.voice_opt_out_at or self.now
+        for model, row_id in ((Debtor, debtor.id), (Phone, phone.id)):
+            self.session.execute(
+                update(model)
+                .where(model.id == row_id, model.voice_opt_out_at.is_(None))
+                .values(voice_opt_out_at=self.now)
+            )
         canceled = self.session.execute(
             update(Callback)
             .where(Callback.debtor_id == debtor.id, Callback.status == "scheduled")
             .values(status="canceled")
         ).rowcount
-        self.attempt.ivr_step = "opted_out"
+        self._step("opted_out")
         self._outcome("opted-out")
         self.record(
             "opt_out",
@@ -771,11 +728,4 @@ class CallFlow:
         return disclosure_rules(self.debtor.country, self.debtor.state)
 
 
-__all__ = [
-    "CallContext",
-    "CallFlow",
-    "CarrierInput",
-    "MAX_REPROMPTS",
-    "dial_target_of",
-    "load_call",
-]
+__all__ = ["CallFlow", "CarrierInput", "MAX_REPROMPTS", "dial_target_of"]

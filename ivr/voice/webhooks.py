@@ -22,8 +22,9 @@ from flask import Blueprint, Flask, Response, request
 from ivr.app import runtime_of
 from ivr.models import Attempt
 from ivr.runtime import Runtime
+from ivr.voice.call_context import CallWrites, load_call
 from ivr.voice.call_status import apply_call_status
-from ivr.voice.flow import CallFlow, CarrierInput, load_call
+from ivr.voice.flow import CallFlow, CarrierInput
 from ivr.voice.identity import common_prompt_params
 from ivr.voice.prompt_catalog import prompt_catalog
 from ivr.voice.signatures import is_signed_by_carrier
@@ -85,21 +86,23 @@ def _run_call(act: Callable[[CallFlow], None], *, answering: bool = False) -> Re
     given = CarrierInput.parse(request.values)
     attempt_id = _attempt_id()
     fallback_language = _language(runtime, request.args.get("lang"))
+    writes: CallWrites | None = None
     try:
-        with runtime.db.session() as session:
-            call = load_call(session, attempt_id) if attempt_id is not None else None
-            if call is None:
-                log.warning(
-                    "voice webhook %s: no attempt %r (call %s)",
-                    request.path,
-                    request.args.get("attempt", "")[:30],
-                    given.call_sid,
-                )
-                reply = new_reply(runtime, fallback_language, answering=answering).end("goodbye")
-            else:
-                language = _language(runtime, call.debtor.language)
-                reply = new_reply(runtime, language, answering=answering)
-                act(CallFlow(session, runtime, call, reply, given))
+        call = load_call(runtime.db, attempt_id) if attempt_id is not None else None
+        if call is None:
+            log.warning(
+                "voice webhook %s: no attempt %r (call %s)",
+                request.path,
+                request.args.get("attempt", "")[:30],
+                given.call_sid,
+            )
+            reply = new_reply(runtime, fallback_language, answering=answering).end("goodbye")
+        else:
+            language = _language(runtime, call.debtor.language)
+            reply = new_reply(runtime, language, answering=answering)
+            writes = CallWrites(runtime.db, call.attempt)
+            act(CallFlow(runtime, call, reply, given, writes))
+            writes.commit()
         return _twiml(reply.twiml())
     except Exception:
         log.exception(
@@ -109,6 +112,9 @@ def _run_call(act: Callable[[CallFlow], None], *, answering: bool = False) -> Re
             given.call_sid,
         )
         return _apology(runtime, fallback_language, answering=answering)
+    finally:
+        if writes is not None:
+            writes.close()  # rolls back whatever was not committed
 
 
 def _apology(runtime: Runtime, language: str, *, answering: bool = False) -> Response:

@@ -1,0 +1,134 @@
+"""ivr.db: reads outside transactions, and SQLite writers queueing on the writer lock."""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing
+import os
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from ivr.db import Database, _SqliteConnection
+
+
+def _lock_is_free(path: str) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'lock.db'}")
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE item (name TEXT)"))
+    yield db, str(tmp_path / "lock.db-writer")
+    db.dispose()
+
+
+def test_a_write_transaction_holds_the_writer_lock_until_it_commits(sqlite_db):
+    db, lock = sqlite_db
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO item VALUES ('a')"))
+        assert not _lock_is_free(lock)
+    assert _lock_is_free(lock)
+
+
+def test_a_failed_write_transaction_releases_the_writer_lock(sqlite_db):
+    db, lock = sqlite_db
+    with pytest.raises(RuntimeError), db.session() as session:
+        session.execute(text("INSERT INTO item VALUES ('b')"))
+        assert not _lock_is_free(lock)
+        raise RuntimeError("the unit of work failed")
+    assert _lock_is_free(lock)
+    assert db.read(lambda conn: conn.execute(text("SELECT count(*) FROM item")).scalar()) == 0
+
+
+def test_a_read_takes_no_lock_and_sees_committed_rows_while_a_writer_works(sqlite_db):
+    db, lock = sqlite_db
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO item VALUES ('c')"))
+    with db.engine.begin() as writer:
+        writer.execute(text("INSERT INTO item VALUES ('d')"))
+        seen = db.read(lambda conn: conn.execute(text("SELECT name FROM item")).scalars().all())
+        assert seen == ["c"]  # not the uncommitted row, and no wait for the writer
+    assert _lock_is_free(lock)
+
+
+def test_writers_in_threads_queue_on_the_lock_and_all_commit(sqlite_db):
+    db, _lock = sqlite_db
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(50):
+                with db.session() as session:
+                    session.execute(text("INSERT INTO item VALUES (:n)"), {"n": f"{n}-{i}"})
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    assert db.read(lambda conn: conn.execute(text("SELECT count(*) FROM item")).scalar()) == 200
+
+
+def _hold_the_lock(path: str, holding, release) -> None:
+    db = Database(f"sqlite:///{path}")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO item VALUES ('child')"))
+        holding.set()
+        release.wait(60)
+    db.dispose()
+
+
+def test_a_writer_in_another_process_waits_for_the_lock_then_goes_on(sqlite_db, tmp_path):
+    db, lock = sqlite_db
+    context = multiprocessing.get_context("spawn")
+    holding, release = context.Event(), context.Event()
+    child = context.Process(target=_hold_the_lock, args=(str(tmp_path / "lock.db"), holding, release))
+    child.start()
+    try:
+        assert holding.wait(60)
+        assert not _lock_is_free(lock)
+        release.set()
+        with db.session() as session:  # waits for the child's commit, then writes
+            session.execute(text("INSERT INTO item VALUES ('parent')"))
+    finally:
+        release.set()
+        child.join(60)
+    rows = db.read(lambda conn: conn.execute(text("SELECT name FROM item ORDER BY rowid")).scalars().all())
+    assert rows == ["child", "parent"]
+    assert child.exitcode == 0 and _lock_is_free(lock)
+
+
+def test_a_nested_write_transaction_in_one_thread_does_not_wait_on_its_own_lock(tmp_path):
+    path = str(tmp_path / "nested.db")
+    outer = sqlite3.connect(path, factory=_SqliteConnection, isolation_level=None, timeout=0.2)
+    inner = sqlite3.connect(path, factory=_SqliteConnection, isolation_level=None, timeout=0.2)
+    outer.lock_path = inner.lock_path = path + "-writer"
+    outer.execute("PRAGMA journal_mode=WAL")
+    outer.execute("CREATE TABLE item (name TEXT)")
+    outer.take_write_lock()
+    outer.execute("BEGIN IMMEDIATE")
+    inner.take_write_lock()  # returns at once: this thread already holds the lock
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        inner.execute("BEGIN IMMEDIATE")  # SQLite's own busy timeout, as without the lock
+    inner.rollback()
+    outer.rollback()
+    assert _lock_is_free(path + "-writer")
+    outer.close()
+    inner.close()

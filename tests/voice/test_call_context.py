@@ -1,0 +1,145 @@
+"""A webhook's snapshot and its writes (ivr.voice.call_context), on SQLite and PostgreSQL:
+what another writer did between the read and the write is never undone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from ivr.models import Attempt, ContactEvent
+from ivr.voice.call_context import CallWrites, load_call
+
+from .carrier_helpers import PROFILES, seed_call
+
+
+def _seeded(runtime, state: str = "ringing"):
+    now = runtime.clock.now()
+    with runtime.db.session() as session:
+        seeded = seed_call(session, PROFILES["sp"], now=now)
+        session.get(Attempt, seeded.attempt_id).state = state
+    return seeded
+
+
+def _event(call, kind: str, now) -> dict:
+    return {
+        "debtor_id": call.debtor.id,
+        "attempt_id": call.attempt.id,
+        "phone_id": call.phone.id,
+        "debt_id": call.attempt.debt_id,
+        "kind": kind,
+        "channel": "voice",
+        "actor": "ivr",
+        "occurred_at": now,
+        "data": {"n": 1},
+    }
+
+
+def _attempt(runtime, attempt_id: int) -> Attempt:
+    with runtime.db.session() as session:
+        return session.get(Attempt, attempt_id)
+
+
+def test_load_call_gives_the_attempt_and_what_the_call_needs(runtime):
+    seeded = _seeded(runtime)
+    call = load_call(runtime.db, seeded.attempt_id)
+    assert call is not None
+    assert call.attempt.id == seeded.attempt_id and call.attempt.state == "ringing"
+    assert call.debtor.first_name == "Maria" and call.debtor.state == "SP"
+    assert call.debt is not None and call.debt.total == call.debt.principal + call.debt.fee + call.debt.interest
+    assert call.creditor is not None and call.campaign is not None
+    assert call.phone.id == call.attempt.phone_id
+    assert load_call(runtime.db, seeded.attempt_id + 1000) is None
+
+
+def test_an_answer_never_moves_back_an_attempt_a_status_callback_ended_meanwhile(runtime):
+    seeded = _seeded(runtime)
+    call = load_call(runtime.db, seeded.attempt_id)
+    ended_at = runtime.clock.now() + timedelta(seconds=3)
+    with runtime.db.session() as session:  # the "completed" callback lands after the read
+        session.execute(
+            update(Attempt)
+            .where(Attempt.id == seeded.attempt_id)
+            .values(
+                state="completed",
+                active=False,
+                answered_at=ended_at,
+                carrier_call_sid="CAfirst",
+                outcome="voicemail",
+            )
+        )
+    writes = CallWrites(runtime.db, call.attempt)
+    try:
+        writes.answered(runtime.clock.now(), "human", "CAsecond")
+        writes.outcome("disclosed", weak=True)
+        writes.set(ivr_step="right_party")
+        writes.event(_event(call, "ivr.answered", runtime.clock.now()))  # one event: one statement
+        writes.commit()
+    finally:
+        writes.close()
+    assert call.attempt.state == "in-progress"  # what the flow believed
+    stored = _attempt(runtime, seeded.attempt_id)
+    assert stored.state == "completed" and not stored.active
+    assert stored.answered_at == ended_at and stored.carrier_call_sid == "CAfirst"
+    assert stored.outcome == "voicemail"  # a weak outcome replaces no stronger one
+    assert stored.ivr_step == "right_party" and stored.answered_by == "human"
+    with runtime.db.session() as session:
+        kinds = [e.kind for e in session.query(ContactEvent).filter_by(attempt_id=seeded.attempt_id)]
+    assert kinds == ["ivr.answered"]
+
+
+def test_an_answer_moves_a_ringing_attempt_forward_and_writes_its_events(runtime):
+    seeded = _seeded(runtime)
+    call = load_call(runtime.db, seeded.attempt_id)
+    now = runtime.clock.now()
+    writes = CallWrites(runtime.db, call.attempt)
+    try:
+        writes.answered(now, "human", "CAnew")
+        writes.outcome("disclosed", weak=True)
+        for kind in ("ivr.answered", "ivr.key"):
+            writes.event(_event(call, kind, now))
+        writes.commit()
+    finally:
+        writes.close()
+    stored = _attempt(runtime, seeded.attempt_id)
+    assert (stored.state, stored.answered_at, stored.carrier_call_sid) == ("in-progress", now, "CAnew")
+    assert stored.outcome == "disclosed"
+    with runtime.db.session() as session:
+        events = session.query(ContactEvent).filter_by(attempt_id=seeded.attempt_id).all()
+    assert sorted(e.kind for e in events) == ["ivr.answered", "ivr.key"]
+    assert all(e.data == {"n": 1} and e.occurred_at == now for e in events)
+
+
+def test_one_event_and_the_attempt_change_are_written_together(runtime):
+    seeded = _seeded(runtime, state="in-progress")
+    call = load_call(runtime.db, seeded.attempt_id)
+    now = runtime.clock.now()
+    writes = CallWrites(runtime.db, call.attempt)
+    writes.set(right_party_verified=True, conversation=True, ivr_step="menu")
+    writes.event(_event(call, "ivr.key", now))
+    writes.commit()
+    writes.close()
+    stored = _attempt(runtime, seeded.attempt_id)
+    assert stored.right_party_verified and stored.conversation and stored.ivr_step == "menu"
+    assert stored.state == "in-progress" and stored.answered_at is None  # untouched
+    with runtime.db.session() as session:
+        event = session.query(ContactEvent).filter_by(attempt_id=seeded.attempt_id).one()
+    assert (event.kind, event.data, event.occurred_at, event.phone_id) == (
+        "ivr.key",
+        {"n": 1},
+        now,
+        call.phone.id,
+    )
+
+
+def test_nothing_is_written_when_the_webhook_fails_before_its_commit(runtime):
+    seeded = _seeded(runtime)
+    call = load_call(runtime.db, seeded.attempt_id)
+    writes = CallWrites(runtime.db, call.attempt)
+    writes.set(ivr_step="menu")
+    writes.session.execute(
+        update(Attempt).where(Attempt.id == seeded.attempt_id).values(outcome="opted-out")
+    )
+    writes.close()  # an exception in the flow: no commit
+    stored = _attempt(runtime, seeded.attempt_id)
+    assert stored.outcome is None and stored.ivr_step is None
