@@ -11,7 +11,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from ivr.db import Database, _SqliteConnection
+from ivr.db import WAL_AUTOCHECKPOINT_PAGES, Database, WalCheckpointer, _SqliteConnection
 
 
 def _lock_is_free(path: str) -> bool:
@@ -132,3 +132,33 @@ def test_a_nested_write_transaction_in_one_thread_does_not_wait_on_its_own_lock(
     assert _lock_is_free(path + "-writer")
     outer.close()
     inner.close()
+
+
+def test_a_background_checkpointer_keeps_the_wal_out_of_the_requests(sqlite_db, tmp_path):
+    db, _lock = sqlite_db
+    database = str((tmp_path / "lock.db").resolve())
+    with db.engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_AUTOCHECKPOINT_PAGES
+        for i in range(200):
+            conn.execute(text("INSERT INTO item VALUES (:n)"), {"n": f"row {i}"})
+    running = WalCheckpointer.for_database(database)  # started by the first checkout
+    assert running.thread.is_alive() and running.thread.daemon
+    copied = threading.Event()
+    for _ in range(300):  # the thread's own rounds, once a second
+        if running.checkpoints >= 1:
+            copied.set()
+            break
+        running.stopped.wait(0.1)
+    assert copied.is_set(), "the background checkpointer copied nothing in 30 s"
+
+
+def test_one_checkpoint_round_tells_whether_anything_was_written_since_the_last(sqlite_db, tmp_path):
+    db, _lock = sqlite_db
+    checkpointer = WalCheckpointer(str((tmp_path / "lock.db").resolve()))  # not started
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO item VALUES ('x')"))
+    checkpointer.checkpoint_once()
+    assert checkpointer.checkpoint_once() is False  # nothing new
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO item VALUES ('y')"))
+    assert checkpointer.checkpoint_once() is True
