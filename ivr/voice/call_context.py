@@ -338,10 +338,15 @@ class CallWrites:
         with self.db.engine.begin() as conn:
             self._write(conn)
 
-    def _one_statement(self) -> tuple[Executable, dict[str, Any]]:
+    def _update_params(self) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The attempt UPDATE's shape (which changes) and its parameters."""
         names = tuple(sorted(self._changes))
         params = {f"new_{name}": self._changes[name] for name in names}
         params["changed_attempt_id"] = self.attempt.id
+        return names, params
+
+    def _one_statement(self) -> tuple[Executable, dict[str, Any]]:
+        names, params = self._update_params()
         if not self._events:
             return _attempt_update(names), params
         event = {f"event_{name}": self._events[0][name] for name in _EVENT_COLUMNS}
@@ -349,9 +354,8 @@ class CallWrites:
 
     def _write(self, conn: Connection) -> None:
         if self._changes:
-            names = tuple(sorted(self._changes))
-            params = {f"new_{name}": self._changes[name] for name in names}
-            conn.execute(_attempt_update(names), {"changed_attempt_id": self.attempt.id, **params})
+            names, params = self._update_params()
+            conn.execute(_attempt_update(names), params)
             self._changes = {}
         self._write_events(conn)
 
