@@ -4,10 +4,11 @@ The contact log in the database is the only source of truth; a stream always
 reads what to send from it (ids above the last one it sent). The hub only
 decides *when* to look, without one polling loop per open browser:
 
-- in this process, a commit that added a ContactEvent (through the runtime's
-  sessions: the voice webhooks, the console's actions) wakes every waiting
-  stream at once (SQLAlchemy `after_commit`), so a screen pop costs one query
-  and one render after the transfer is committed;
+- in this process, a commit that added contact events wakes every waiting
+  stream at once, so a screen pop costs one query and one render after the
+  transfer is committed: through the runtime's sessions (the console's actions,
+  SQLAlchemy `after_commit`), or written by a voice webhook straight through the
+  driver (`Database.contact_events_listeners`);
 - events written by other processes (other web workers, dialers) are noticed
   by one watcher thread per process that reads `max(contact_event.id)` every
   POLL_SECONDS while at least one stream is open. One cheap primary-key lookup
@@ -136,6 +137,7 @@ def hub_for(runtime: Runtime) -> EventHub:
 
 
 def _hook_sessions(runtime: Runtime, hub: EventHub) -> None:
+    runtime.db.contact_events_listeners.append(hub.notify)
     factory = runtime.db.sessions
 
     @event.listens_for(factory, "after_flush")

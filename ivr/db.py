@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -227,16 +227,96 @@ _READ_ONLY = "cordial_read_only"
 def _sqlite_begin_immediate(connection) -> None:
     if connection.get_execution_options().get(_READ_ONLY):
         return  # one statement, its own snapshot (the driver is in autocommit mode)
-    driver = connection.connection.driver_connection
+    _begin_sqlite_write(connection.connection.driver_connection)
+
+
+def _begin_sqlite_write(driver: sqlite3.Connection) -> None:
+    """Queue on the writer lock, then BEGIN IMMEDIATE (straight to the driver: this runs
+    before every write transaction)."""
     if isinstance(driver, _SqliteConnection):
         driver.take_write_lock()
     try:
-        # Straight to the driver: this runs before every write transaction.
         driver.execute("BEGIN IMMEDIATE")
     except BaseException:
         if isinstance(driver, _SqliteConnection):
             driver.release_write_lock()
         raise
+
+
+class DriverStatement:
+    """A Core statement compiled once for a dialect and run on the driver's own cursor.
+
+    For the few statements every voice webhook runs: there SQLAlchemy's work per
+    execution (a Connection, an execution context, events, a Result) costs several
+    times what the database does. The parameters and the columns still go through the
+    type processors SQLAlchemy would apply (dates as SQLite stores them, money in
+    cents, JSON), so the values read and written are the same as through a Session."""
+
+    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._dialect = dialect
+        # Binds with a value of their own (a literal compared in a WHERE); the rest come
+        # from the caller.
+        self._fixed = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
+        processors = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in compiled.binds.items()
+        }
+        order = compiled.positiontup if dialect.positional else list(compiled.binds)
+        self._binds = [(name, processors[name]) for name in order or ()]
+        self._positional = dialect.positional
+        columns = getattr(statement, "selected_columns", None)
+        self._column_types = [column.type.dialect_impl(dialect) for column in columns or ()]
+        self._results: list[Callable[[Any], Any] | None] | None = None
+
+    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The driver's parameters for one execution."""
+        if self._fixed:
+            values = {**self._fixed, **values}
+        if self._positional:
+            return tuple(
+                values[name] if process is None else process(values[name])
+                for name, process in self._binds
+            )
+        return {
+            name: values[name] if process is None else process(values[name])
+            for name, process in self._binds
+        }
+
+    def execute(self, driver: Any, values: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """Run on a driver connection (one set of values, or several: executemany);
+        return the cursor."""
+        cursor = driver.cursor()
+        if isinstance(values, list):
+            cursor.executemany(self.sql, [self.parameters(v) for v in values])
+        else:
+            cursor.execute(self.sql, self.parameters(values))
+        return cursor
+
+    def first(self, driver: Any, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a SELECT, its values as SQLAlchemy would give them."""
+        cursor = self.execute(driver, values)
+        try:
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            if self._results is None:
+                # A processor may depend on the driver's type code (PostgreSQL's numerics).
+                self._results = [
+                    kind.result_processor(self._dialect, description[1])
+                    for kind, description in zip(
+                        self._column_types, cursor.description, strict=True
+                    )
+                ]
+            return tuple(
+                value if process is None else process(value)
+                for value, process in zip(row, self._results, strict=True)
+            )
+        finally:
+            cursor.close()
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -296,6 +376,10 @@ class Database:
     def __init__(self, url: str, **engine_kwargs) -> None:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._driver_statements: dict[Executable, DriverStatement] = {}
+        # Called after a commit that wrote contact events outside a Session (the voice
+        # webhooks' writes): the console's live streams wake on it.
+        self.contact_events_listeners: list[Callable[[], None]] = []
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -328,18 +412,90 @@ class Database:
     def is_postgres(self) -> bool:
         return is_postgres(self.engine)
 
-    def write_one(self, job: tuple[Executable, dict[str, Any]]) -> None:
-        """Run ONE writing statement as its own transaction (PostgreSQL: in autocommit
-        mode, so neither BEGIN nor COMMIT costs a round trip). The statement must be
-        atomic by itself, e.g. an INSERT with a data-modifying WITH."""
-        statement, params = job
-        if not is_postgres(self.engine):
-            with self.engine.begin() as conn:  # SQLite: a short write transaction
-                conn.execute(statement, params)
-            return
-        with self.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.execute(statement, params)
+    def driver_statement(self, statement: Executable) -> DriverStatement:
+        """`statement` compiled for this database, once (keep the statement object)."""
+        compiled = self._driver_statements.get(statement)
+        if compiled is None:
+            compiled = self._driver_statements[statement] = DriverStatement(
+                statement, self.engine.dialect
+            )
+        return compiled
+
+    def read_first(self, statement: Executable, values: dict[str, Any]) -> tuple | None:
+        """Like `read`, for one SELECT run on the driver (see DriverStatement): its first
+        row, outside any transaction. Retried once when the server had dropped the
+        connection."""
+        compiled = self.driver_statement(statement)
+        for retry in (False, True):
+            raw = self.engine.raw_connection()
+            try:
+                driver = raw.driver_connection
+                if self.is_postgres:
+                    driver.autocommit = True  # no BEGIN, no COMMIT: two round trips fewer
+                    try:
+                        row = compiled.first(driver, values)
+                    finally:
+                        if not getattr(driver, "closed", False):
+                            driver.autocommit = False
+                else:
+                    row = compiled.first(driver, values)
+            except self.engine.dialect.loaded_dbapi.Error as error:
+                if self._forget_if_dropped(raw, error) and not retry:
+                    continue
+                raw.close()
+                raise
+            raw.close()
+            return row
+        raise AssertionError("unreachable")
+
+    def write_driver(self, steps: list[tuple[Executable, dict | list[dict]]]) -> None:
+        """Run `steps` (a statement and its values, a list of values for several rows)
+        on the driver in one transaction: on SQLite behind the writer lock, as every
+        write; on PostgreSQL a single statement runs in autocommit mode, by itself atomic
+        (an INSERT carrying an UPDATE in a data-modifying WITH)."""
+        compiled = [(self.driver_statement(statement), values) for statement, values in steps]
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            if self.is_postgres and len(compiled) == 1 and not isinstance(compiled[0][1], list):
+                driver.autocommit = True
+                try:
+                    compiled[0][0].execute(driver, compiled[0][1]).close()
+                finally:
+                    if not getattr(driver, "closed", False):
+                        driver.autocommit = False
+            else:
+                if not self.is_postgres:
+                    _begin_sqlite_write(driver)
+                try:
+                    for statement, values in compiled:
+                        statement.execute(driver, values).close()
+                    driver.commit()
+                except BaseException:
+                    if not getattr(driver, "closed", False):
+                        driver.rollback()
+                    raise
+        except self.engine.dialect.loaded_dbapi.Error as error:
+            if not self._forget_if_dropped(raw, error):
+                raw.close()
+            raise  # a write is never retried: the server may have done it
+        except BaseException:
+            raw.close()
+            raise
+        raw.close()
+
+    def _forget_if_dropped(self, raw: Any, error: BaseException) -> bool:
+        """When `error` says the server dropped the connection: discard it and the idle
+        ones pooled with it (a restarted server dropped them all), and say so."""
+        if not self.engine.dialect.is_disconnect(error, raw.dbapi_connection, None):
+            return False
+        raw.invalidate(error)  # returns it to the pool as a dead record
+        self.engine.pool.dispose()
+        return True
+
+    def contact_events_written(self) -> None:
+        for listener in self.contact_events_listeners:
+            listener()
 
     @property
     def _read_options(self) -> dict[str, object]:

@@ -175,7 +175,7 @@ _CALL_QUERY = (
 def load_call(db: Database, attempt_id: int) -> CallContext | None:
     """One indexed lookup, outside any write transaction: the attempt joined with its
     debtor, phone, debt, creditor and campaign, as plain values."""
-    row = db.read(lambda conn: conn.execute(_CALL_QUERY, {"attempt_id": attempt_id}).first())
+    row = db.read_first(_CALL_QUERY, {"attempt_id": attempt_id})
     if row is None:
         return None
     views: list[Any] = []
@@ -188,7 +188,6 @@ def load_call(db: Database, attempt_id: int) -> CallContext | None:
 
 
 _ATTEMPT = Attempt.__table__
-_EVENT_INSERT = insert(ContactEvent.__table__)
 # What the flow gives of every event (ivr.voice.flow.CallFlow.record).
 _EVENT_COLUMNS = (
     "debtor_id",
@@ -233,12 +232,12 @@ def _attempt_update(changes: tuple[str, ...]) -> Update:
 
 @functools.lru_cache(maxsize=64)
 def _event_insert_with(changes: tuple[str, ...]) -> Insert:
-    """One contact event's INSERT carrying the attempt's UPDATE as a data-modifying WITH
-    (PostgreSQL): both or neither, in one statement."""
+    """A contact event's INSERT; with changes, carrying the attempt's UPDATE as a
+    data-modifying WITH (PostgreSQL): both or neither, in one statement."""
     # Parameters named event_<column>: a parameter named like an attempt column would
     # join the UPDATE's SET clause.
     columns = ContactEvent.__table__.c
-    statement = _EVENT_INSERT.values(
+    statement = insert(ContactEvent.__table__).values(
         {name: bindparam(f"event_{name}", type_=columns[name].type) for name in _EVENT_COLUMNS}
     )
     if not changes:
@@ -246,6 +245,10 @@ def _event_insert_with(changes: tuple[str, ...]) -> Insert:
     return statement.add_cte(
         _attempt_update(changes).returning(_ATTEMPT.c.id).cte("changed_attempt")
     )
+
+
+def _event_params(event: dict[str, Any]) -> dict[str, Any]:
+    return {f"event_{name}": event[name] for name in _EVENT_COLUMNS}
 
 
 class CallWrites:
@@ -258,6 +261,7 @@ class CallWrites:
         self._changes: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
         self._session: Session | None = None
+        self._wrote_events = False
 
     @property
     def session(self) -> Session:
@@ -316,27 +320,28 @@ class CallWrites:
     def _write_events(self, conn: Connection) -> None:
         if self._events:
             events, self._events = self._events, []
-            conn.execute(_EVENT_INSERT, events[0] if len(events) == 1 else events)
+            params = [_event_params(event) for event in events]
+            conn.execute(_event_insert_with(()), params[0] if len(params) == 1 else params)
+            self._wrote_events = True
 
     # -- the end ---------------------------------------------------------------------
 
     def commit(self) -> None:
         """Write the attempt's changes and the events in one transaction. A webhook that
-        needed no session writes them with less: on PostgreSQL one statement (the UPDATE
-        as a data-modifying WITH of the INSERT, atomic by itself, so no BEGIN and COMMIT
-        round trips), on SQLite a bare connection's short transaction."""
+        needed no session writes them straight through the driver (Database.write_driver):
+        on PostgreSQL as one statement (the UPDATE as a data-modifying WITH of the INSERT,
+        atomic by itself, so no BEGIN and COMMIT round trips), on SQLite in a short
+        transaction."""
         if self._session is not None:
             self._write(self._session.connection())
             self._session.commit()
-            return
-        if not (self._changes or self._events):
-            return
-        if self.db.is_postgres and len(self._events) <= 1:
-            self.db.write_one(self._one_statement())
+        elif self._changes or self._events:
+            self.db.write_driver(self._steps())
+            self._wrote_events = self._wrote_events or bool(self._events)
             self._changes, self._events = {}, []
-            return
-        with self.db.engine.begin() as conn:
-            self._write(conn)
+        if self._wrote_events:
+            self._wrote_events = False
+            self.db.contact_events_written()
 
     def _update_params(self) -> tuple[tuple[str, ...], dict[str, Any]]:
         """The attempt UPDATE's shape (which changes) and its parameters."""
@@ -345,12 +350,17 @@ class CallWrites:
         params["changed_attempt_id"] = self.attempt.id
         return names, params
 
-    def _one_statement(self) -> tuple[Executable, dict[str, Any]]:
+    def _steps(self) -> list[tuple[Executable, dict[str, Any] | list[dict[str, Any]]]]:
         names, params = self._update_params()
-        if not self._events:
-            return _attempt_update(names), params
-        event = {f"event_{name}": self._events[0][name] for name in _EVENT_COLUMNS}
-        return _event_insert_with(names), {**event, **params}
+        events = [_event_params(event) for event in self._events]
+        if self.db.is_postgres and len(events) == 1:
+            return [(_event_insert_with(names if self._changes else ()), {**events[0], **params})]
+        steps: list[tuple[Executable, Any]] = []
+        if self._changes:
+            steps.append((_attempt_update(names), params))
+        if events:
+            steps.append((_event_insert_with(()), events[0] if len(events) == 1 else events))
+        return steps
 
     def _write(self, conn: Connection) -> None:
         if self._changes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from ivr.models import Attempt, ContactEvent
@@ -143,3 +144,96 @@ def test_nothing_is_written_when_the_webhook_fails_before_its_commit(runtime):
     writes.close()  # an exception in the flow: no commit
     stored = _attempt(runtime, seeded.attempt_id)
     assert stored.outcome is None and stored.ivr_step is None
+
+
+def test_the_driver_read_gives_exactly_what_sqlalchemy_reads(runtime):
+    """load_call runs its SELECT on the driver: every value, NULLs included, must have the
+    value and the type a Connection would give (dates, aware datetimes, money, booleans)."""
+    from datetime import date
+
+    from ivr.models import Debtor
+    from ivr.voice.call_context import _CALL_QUERY
+
+    answered = runtime.clock.now() + timedelta(microseconds=123456)
+    full = _seeded(runtime, state="in-progress")
+    bare = _seeded(runtime)
+    with runtime.db.session() as session:
+        attempt = session.get(Attempt, full.attempt_id)
+        attempt.answered_at, attempt.right_party_verified, attempt.outcome = answered, True, "disclosed"
+        session.get(Debtor, full.debtor_id).birth_date = date(1980, 2, 29)
+        other = session.get(Attempt, bare.attempt_id)
+        other.debt_id, other.campaign_id = None, None
+    for seeded in (full, bare):
+        values = {"attempt_id": seeded.attempt_id}
+        through_sqlalchemy = runtime.db.read(lambda conn, v=values: tuple(conn.execute(_CALL_QUERY, v).first()))
+        through_driver = runtime.db.read_first(_CALL_QUERY, values)
+        assert through_driver == through_sqlalchemy
+        assert [type(v) for v in through_driver] == [type(v) for v in through_sqlalchemy]
+    call = load_call(runtime.db, full.attempt_id)
+    assert call.attempt.answered_at == answered and call.attempt.right_party_verified is True
+    assert call.debtor.birth_date == date(1980, 2, 29)
+    bare_call = load_call(runtime.db, bare.attempt_id)
+    assert bare_call.debt is None and bare_call.creditor is None and bare_call.campaign is None
+
+
+def test_events_written_through_the_driver_read_back_the_same_through_a_session(runtime):
+    seeded = _seeded(runtime, state="in-progress")
+    call = load_call(runtime.db, seeded.attempt_id)
+    at = runtime.clock.now() + timedelta(microseconds=654321)
+    data = {"keys": ["1", "*"], "name": "João Ñandú", "amount_cents": 12345, "nested": {"ok": True}}
+    for count in (1, 3):  # one event (PostgreSQL: one statement), several (one transaction)
+        writes = CallWrites(runtime.db, call.attempt)
+        for n in range(count):
+            writes.event({**_event(call, f"ivr.test{count}.{n}", at), "data": data})
+        writes.commit()
+        writes.close()
+    with runtime.db.session() as session:
+        events = session.query(ContactEvent).filter_by(attempt_id=seeded.attempt_id).order_by(ContactEvent.id).all()
+    assert [e.kind for e in events] == ["ivr.test1.0", "ivr.test3.0", "ivr.test3.1", "ivr.test3.2"]
+    assert all(e.data == data and e.occurred_at == at and e.actor == "ivr" for e in events)
+
+
+def test_a_read_after_the_server_dropped_its_connection_is_retried_on_a_new_one(pg_url, tmp_path, clock):
+    """No pre-ping on PostgreSQL: the read that meets a connection the server dropped
+    (a restart, an idle timeout, an administrator) discards it and reads again; a write
+    that meets one fails (it is never retried: the server may have done it) and the next
+    write works."""
+    import psycopg
+
+    from tests.conftest import make_runtime
+
+    runtime = make_runtime(pg_url, tmp_path / "instance", clock)
+    try:
+        seeded = _seeded(runtime)
+        assert load_call(runtime.db, seeded.attempt_id) is not None
+
+        def drop_pooled_connections() -> int:
+            """Have the server end the pooled connection; wait until it is gone."""
+            with runtime.db.engine.connect() as conn:
+                pid = conn.connection.driver_connection.info.backend_pid
+            with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+                    admin.execute("SELECT pg_sleep(0.01)")
+            return pid
+
+        dropped = drop_pooled_connections()
+        call = load_call(runtime.db, seeded.attempt_id)
+        assert call is not None and call.attempt.id == seeded.attempt_id
+        with runtime.db.engine.connect() as conn:
+            assert conn.connection.driver_connection.info.backend_pid != dropped
+
+        drop_pooled_connections()
+        writes = CallWrites(runtime.db, call.attempt)
+        writes.set(ivr_step="menu")
+        with pytest.raises(psycopg.OperationalError):
+            writes.commit()
+        writes.close()
+        assert _attempt(runtime, seeded.attempt_id).ivr_step is None
+        writes = CallWrites(runtime.db, call.attempt)
+        writes.set(ivr_step="menu")
+        writes.commit()
+        writes.close()
+        assert _attempt(runtime, seeded.attempt_id).ivr_step == "menu"
+    finally:
+        runtime.close()

@@ -392,6 +392,22 @@ def test_menu_2_books_a_slot_the_rules_allow(start_call, sqlite_runtime):
     assert allowed, reasons
 
 
+def test_the_transfer_event_wakes_this_process_console_streams_at_once(
+    start_call, sqlite_runtime, fake_facts
+):
+    """The screen pop's same-process path: the webhook's commit itself wakes the hub,
+    without waiting for the watcher thread (not running here: no stream is open)."""
+    from agent_console.event_hub import hub_for
+
+    hub = hub_for(sqlite_runtime)
+    call, _seeded = start_call("sp")
+    call.answer()
+    call.press("1")
+    before = hub.generation
+    call.press("3")
+    assert hub.generation > before
+
+
 @pytest.mark.parametrize("profile", ALL)
 def test_menu_3_queues_for_an_agent_with_hold_prompts_and_a_transfer_event(
     start_call, sqlite_runtime, fake_facts, profile
