@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, redirect, request, url_for
+from flask import Blueprint, Flask, Request, Response, g, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -30,12 +31,26 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """The signed session cookie, opened only for the console's pages. The carrier's
+    webhooks, the audio files and the health check never use a session: verifying and
+    re-signing a cookie there would only cost every webhook time (elsewhere Flask's null
+    session stands in, and refuses to be written)."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        path = request.path
+        if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+            return super().open_session(app, request)
+        return None
+
+
 def register_console(app: Flask) -> None:
     from agent_console.agent import blueprint as agent
     from agent_console.auth import blueprint as auth
     from agent_console.supervisor import blueprint as supervisor
 
     runtime = runtime_of(app)
+    app.session_interface = ConsoleSessions()
     hub_for(runtime)  # hook the sessions now, so the first transfer already wakes streams
 
     public_url = runtime.config.get("CORDIAL_PUBLIC_BASE_URL")

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from agent_console.web import CONSOLE_PREFIX
 from ivr.runtime import Runtime
 
 from .factories import PASSWORD, FakeCarrier, World, build_world
@@ -33,7 +34,8 @@ def console(app: Flask) -> Flask:
 
 
 def csrf_of(client: FlaskClient) -> str:
-    with client.session_transaction() as session:
+    # A console path: only the console's pages open the session cookie.
+    with client.session_transaction(f"{CONSOLE_PREFIX}/") as session:
         return session.get("csrf_token", "")
 
 

@@ -229,6 +229,23 @@ def test_session_cookie_is_httponly_and_samesite_lax(console: Flask, world: Worl
     assert "Secure" not in cookie  # the public URL is plain http here
 
 
+def test_only_console_pages_open_the_session_cookie(console: Flask, world: World) -> None:
+    """Webhooks and audio never read nor re-sign the cookie; the console keeps it."""
+    from flask import session
+    from flask.sessions import NullSession
+
+    client = console.test_client()
+    sign_in(client, "ana")
+    for path in ("/healthz", "/voice/answer", "/audio/manifest.json"):
+        response = client.get(path)
+        assert "Set-Cookie" not in response.headers, path
+    with console.test_request_context("/healthz"):
+        assert isinstance(session._get_current_object(), NullSession)
+    with console.test_request_context("/console/login"):
+        assert not isinstance(session._get_current_object(), NullSession)
+    assert client.get("/console/").status_code == 200  # still signed in
+
+
 def test_session_cookie_is_secure_when_the_public_url_is_https(
     sqlite_url: str, tmp_path: Path, clock: VirtualClock
 ) -> None:
