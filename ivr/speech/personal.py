@@ -173,8 +173,9 @@ def find_personal_audio(
     """The file a call plays for a personal sentence, by its final text, if the dialer
     rendered it. One `stat`, no rendering: fit for a webhook."""
     require_language(language)
-    path = Path(audio_dir) / PERSONAL_DIR / spoken_file_name(text, language, secret)
-    return path if path.is_file() else None
+    # os.path on strings: this runs for every personal sentence of every webhook.
+    path = os.path.join(audio_dir, PERSONAL_DIR, spoken_file_name(text, language, secret))
+    return Path(path) if os.path.isfile(path) else None
 
 
 def prune_personal_audio(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -99,13 +100,13 @@ def test_a_webhook_lookup_is_a_dict_for_prompts_and_one_stat_for_a_personal_sent
     clock = VirtualClock(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))
     index = PromptAudioIndex(tmp_path, "/audio", secret=SECRET, clock=clock)
     stats: list[str] = []
-    real_stat = Path.stat
+    real_stat = os.stat
 
-    def counting_stat(self: Path, *args, **kwargs):
-        stats.append(self.name)
-        return real_stat(self, *args, **kwargs)
+    def counting_stat(path, *args, **kwargs):  # Path.stat and os.path.isfile both end here
+        stats.append(os.fspath(path))
+        return real_stat(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "stat", counting_stat)
+    monkeypatch.setattr(os, "stat", counting_stat)
 
     assert index.url_for("greeting", "pt-BR", "Olá! Aqui é da Cordial.")
     assert index.url_for("hold_music", "pt-BR", "") is None
