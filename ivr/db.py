@@ -183,6 +183,9 @@ class WalCheckpointer:
     @classmethod
     def for_database(cls, database: str) -> WalCheckpointer:
         key = (os.getpid(), database)  # threads do not survive fork(): one per process
+        running = cls._running.get(key)  # every checkout asks: no lock while it runs
+        if running is not None and running.thread.is_alive():
+            return running
         with cls._lock:
             running = cls._running.get(key)
             if running is None or not running.thread.is_alive():
@@ -270,7 +273,7 @@ class DriverStatement:
         self._positional = dialect.positional
         columns = getattr(statement, "selected_columns", None)
         self._column_types = [column.type.dialect_impl(dialect) for column in columns or ()]
-        self._results: list[Callable[[Any], Any] | None] | None = None
+        self._results: list[tuple[int, Callable[[Any], Any]]] | None = None  # columns to convert
 
     def parameters(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters for one execution."""
@@ -305,16 +308,19 @@ class DriverStatement:
                 return None
             if self._results is None:
                 # A processor may depend on the driver's type code (PostgreSQL's numerics).
-                self._results = [
+                processors = (
                     kind.result_processor(self._dialect, description[1])
                     for kind, description in zip(
                         self._column_types, cursor.description, strict=True
                     )
-                ]
-            return tuple(
-                value if process is None else process(value)
-                for value, process in zip(row, self._results, strict=True)
-            )
+                )
+                self._results = [(i, p) for i, p in enumerate(processors) if p is not None]
+            if not self._results:
+                return tuple(row)
+            values = list(row)
+            for index, process in self._results:
+                values[index] = process(values[index])
+            return tuple(values)
         finally:
             cursor.close()
 
