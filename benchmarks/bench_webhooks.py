@@ -53,6 +53,8 @@ TARGET_P99_MS = 3.0
 TARGET_SHARE_OF_MINIMAL = 0.5
 SERVER_LIFETIME_SECONDS = 1800  # a server left behind by a crashed run stops by itself
 WEBHOOKS = ("answer", "menu")
+OPEN_RUNS = [("open", webhook) for webhook in WEBHOOKS]
+CLOSED_RUNS = [("closed", webhook) for webhook in WEBHOOKS]
 # At INFO the voice flow logs a line per call whose personal audio the dialer did not
 # render; these attempts were not made by the dialer, so that line is an artefact here.
 SERVER_LOG_LEVEL = "WARNING"
@@ -92,6 +94,7 @@ class Phase:
     other_cores: float  # cores kept busy by everything else on the machine during the phase
     server_errors: int = 0
     recorded: int | None = None  # contact events written by the phase (None: not counted)
+    round: int = 0  # closed loop: which round of the interleaved comparison (0: open loop)
 
 
 @dataclass
@@ -391,18 +394,20 @@ def measure(
     args: argparse.Namespace,
     expect: bytes,
     url: str | None,
+    runs: list[tuple[str, str]],
+    *,
+    warm: bool = True,
+    round_number: int = 0,
 ) -> list[Phase]:
+    """Run `runs` ((mode, webhook): open or closed loop) against a server; warm it first."""
     phases = []
-    for webhook in WEBHOOKS:  # warm-up: every worker and thread, both webhooks; not recorded
+    for webhook in WEBHOOKS if warm else ():  # every worker and thread, both webhooks; not recorded
         # From the end of the list, so that the open loop's answers each find a fresh ringing attempt.
         open_loop(
             "127.0.0.1", server.port, requests[webhook][::-1], rate=args.rate, seconds=args.warmup
         )
     server.new_errors()
     database_pid = postgres_pid(url) if url and url.startswith("postgresql") else None
-    runs = [("open", webhook) for webhook in WEBHOOKS] + [
-        ("closed", webhook) for webhook in WEBHOOKS
-    ]
     for mode, webhook in runs:
         waited = wait_for_quiet(args.quiet_wait) if args.quiet_wait > 0 else 0.0
         before_events = count_events(url) if url else None
@@ -452,6 +457,7 @@ def measure(
             database_cpu,
             max(0.0, others) / result.seconds if result.seconds else float("nan"),
             server.new_errors(),
+            round=round_number,
         )
         if before_events is not None:
             after = count_events(url)
@@ -460,8 +466,9 @@ def measure(
         body = result.bodies.get(200, b"")
         if expect not in body:
             note(f"WARNING {target} {webhook}: unexpected answer {body[:300]!r}")
+        label = result.mode + (f" #{round_number}" if round_number else "")
         note(
-            f"{target:8} {database:10} {webhook:6} {result.mode:12} {result.ok:6} ok "
+            f"{target:8} {database:10} {webhook:6} {label:14} {result.ok:6} ok "
             f"p99 {percentile(result.latencies, 0.99) * 1000:7.2f} ms  {result.throughput:7.0f} req/s  "
             f"other load {phase.other_cores:.2f} cores (waited {waited:.0f} s for a quiet machine)"
         )
@@ -470,31 +477,29 @@ def measure(
     return phases
 
 
-def run_target(
+def start_target(
     target: str,
-    database: str,
     app: str,
     env: dict[str, str],
     calls: dict[str, list[WebhookCall]],
     args: argparse.Namespace,
     log_path: Path,
-    url: str | None,
-) -> tuple[list[Phase], dict[str, bytes]]:
+    stack: ExitStack,
+) -> tuple[Server, dict[str, list[bytes]], dict[str, bytes]]:
+    """Start a server (stopped when `stack` closes), check it answers each webhook with a
+    <Gather>, and give its requests and those answers."""
     server = start_server(app, env, args, log_path)
-    try:
-        requests = {w: [c.raw(server.port, args.keep_alive) for c in calls[w]] for w in WEBHOOKS}
-        samples = {}
-        for webhook in WEBHOOKS:
-            sample = open_loop("127.0.0.1", server.port, requests[webhook][-1:], rate=1, seconds=1)
-            samples[webhook] = sample.bodies.get(200, b"")
-            if sample.ok != 1 or b"<Gather" not in samples[webhook]:
-                raise SystemExit(
-                    f"{target} {webhook}: unexpected answer {sample.statuses} {samples[webhook][:500]!r}"
-                )
-        phases = measure(server, target, database, requests, args, b"<Gather", url)
-    finally:
-        stop_server(server.process)
-    return phases, samples
+    stack.callback(stop_server, server.process)
+    requests = {w: [c.raw(server.port, args.keep_alive) for c in calls[w]] for w in WEBHOOKS}
+    samples = {}
+    for webhook in WEBHOOKS:
+        sample = open_loop("127.0.0.1", server.port, requests[webhook][-1:], rate=1, seconds=1)
+        samples[webhook] = sample.bodies.get(200, b"")
+        if sample.ok != 1 or b"<Gather" not in samples[webhook]:
+            raise SystemExit(
+                f"{target} {webhook}: unexpected answer {sample.statuses} {samples[webhook][:500]!r}"
+            )
+    return server, requests, samples
 
 
 # -- where the time goes ----------------------------------------------------------------------
@@ -502,7 +507,11 @@ def run_target(
 # (label, file suffix, function): cumulative time of these functions, per request.
 PROFILE_PARTS = (
     ("signature check (RequestValidator)", "ivr/voice/signatures.py", "is_signed_by_carrier"),
-    ("load the attempt (one 6-table select, plain columns)", "ivr/voice/call_context.py", "load_call"),
+    (
+        "load the attempt (one 6-table select, plain columns)",
+        "ivr/voice/call_context.py",
+        "load_call",
+    ),
     ("new reply (speaker, prompt parameters)", "ivr/voice/webhooks.py", "new_reply"),
     ("call flow: answer / key", "ivr/voice/flow.py", "answer"),
     ("call flow: answer / key", "ivr/voice/flow.py", "handle"),
@@ -595,7 +604,7 @@ def print_report(
                 p.target,
                 p.database,
                 p.webhook,
-                r.mode,
+                r.mode + (f" #{p.round}" if p.round else ""),
                 r.sent,
                 r.ok,
                 r.failed,
@@ -646,7 +655,8 @@ def print_report(
         [
             f"open loop: {args.rate:g} requests/s for {args.seconds:g} s per row, latency from each request's "
             "scheduled send (no coordinated omission); closed loop: "
-            f"{args.concurrency} connections back to back for {args.closed_seconds:g} s.",
+            f"{args.concurrency} connections back to back for {args.closed_seconds:g} s, in "
+            f"{args.rounds} rounds (#1, #2, ...) that each take every server in turn.",
             "The load generator is one single-threaded asyncio process on the same cores; 'generator CPU %' is "
             "its share of one core. 'app CPU' is the gunicorn processes', 'db CPU' PostgreSQL's (its server's "
             "processes on this machine), per request answered.",
@@ -664,15 +674,16 @@ def print_report(
         ],
     )
     minimal = {
-        p.webhook: p.result.throughput
+        (p.webhook, p.round): p.result.throughput
         for p in phases
-        if p.target == "minimal" and p.result.mode.startswith("closed")
+        if p.target == "minimal" and p.round
     }
     checks = []
+    shares: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for p in phases:
         if p.target != "cordial":
             continue
-        if p.result.mode.startswith("open"):
+        if not p.round:
             p99 = percentile(p.result.latencies, 0.99) * ms
             checks.append(
                 [
@@ -684,17 +695,24 @@ def print_report(
                 ]
             )
         else:
-            floor = minimal.get(p.webhook)
-            share = p.result.throughput / floor if floor else float("nan")
-            checks.append(
-                [
-                    p.database,
-                    p.webhook,
-                    f"max req/s >= {TARGET_SHARE_OF_MINIMAL:.0%} of minimal app",
-                    f"{p.result.throughput:,.0f} / {floor or 0:,.0f} = {share:.2f}",
-                    verdict(share >= TARGET_SHARE_OF_MINIMAL),
-                ]
+            floor = minimal.get((p.webhook, p.round), float("nan"))
+            shares.setdefault((p.database, p.webhook), []).append(
+                (p.result.throughput / floor, p.result.throughput, floor)
             )
+    for (database, webhook), rounds in shares.items():
+        # The median round (of an even number, the lower of the two middle ones).
+        share, mine, floor = sorted(rounds)[(len(rounds) - 1) // 2]
+        checks.append(
+            [
+                database,
+                webhook,
+                f"max req/s >= {TARGET_SHARE_OF_MINIMAL:.0%} of minimal app",
+                f"{mine:,.0f} / {floor:,.0f} = {share:.2f} (median of "
+                + ", ".join(f"{r[0]:.2f}" for r in rounds)
+                + ")",
+                verdict(share >= TARGET_SHARE_OF_MINIMAL),
+            ]
+        )
     print_table("Targets", ["database", "webhook", "target", "measured", "verdict"], checks)
 
 
@@ -714,6 +732,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--concurrency", type=int, default=8, help="closed-loop connections (default 8)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="closed-loop rounds, each taking Cordial and the minimal app in turn; the "
+        "throughput verdict is the median of the rounds' ratios (default 3)",
     )
     parser.add_argument(
         "--attempts",
@@ -761,6 +786,7 @@ def main() -> None:
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     phases: list[Phase] = []
+    loaded: list[tuple[str, str, Server, dict[str, list[bytes]], str | None]] = []
     prepared: dict[str, Prepared] = {}
     breakdown: list[list] = []
     breakdown_database = ""
@@ -785,38 +811,63 @@ def main() -> None:
                 "CORDIAL_LOG_LEVEL": SERVER_LOG_LEVEL,
             }
             calls = prepared[database].calls
-            found, samples = run_target(
+            server, requests, samples = start_target(
                 "cordial",
-                database,
                 "ivr.app:create_app()",
                 env,
                 calls,
                 args,
                 folder_path / f"{database}.log",
-                url,
+                stack,
             )
-            phases += found
-            if not any(p.target == "minimal" for p in phases):
+            loaded.append(("cordial", database, server, requests, url))
+            phases += measure(
+                server, "cordial", database, requests, args, b"<Gather", url, OPEN_RUNS
+            )
+            if not any(target == "minimal" for target, *_ in loaded):
                 # The floor, once, answering the TwiML Cordial just answered.
                 twiml_file.write_text(json.dumps({w: samples[w].decode() for w in WEBHOOKS}))
-                found, _ = run_target(
+                server, requests, _ = start_target(
                     "minimal",
-                    "none",
                     "benchmarks.minimal_app:app_from_environment()",
                     {"CORDIAL_BENCH_TWIML": str(twiml_file)},
                     calls,
                     args,
                     folder_path / "minimal.log",
-                    None,
+                    stack,
                 )
-                phases += found
+                loaded.append(("minimal", "none", server, requests, None))
+                phases += measure(
+                    server, "minimal", "none", requests, args, b"<Gather", None, OPEN_RUNS
+                )
             if args.profile and not breakdown:
                 note(f"{database}: profiling {args.profile} requests per webhook in-process")
                 breakdown = profile_in_process(url, folder_path / database, calls, args.profile)
                 breakdown_database = database
+        # The maxima, in rounds that take every server in turn: each ratio compares runs
+        # minutes apart at most, whatever the shared machine's speed did meanwhile.
+        for number in range(1, args.rounds + 1):
+            for target, database, server, requests, url in loaded:
+                phases += measure(
+                    server,
+                    target,
+                    database,
+                    requests,
+                    args,
+                    b"<Gather",
+                    url,
+                    CLOSED_RUNS,
+                    warm=False,
+                    round_number=number,
+                )
     order = {"cordial": 0, "minimal": 1}
     phases.sort(
-        key=lambda p: (order[p.target], p.database != "SQLite", p.result.mode.startswith("closed"))
+        key=lambda p: (
+            order[p.target],
+            p.database != "SQLite",
+            p.result.mode.startswith("closed"),
+            p.round,
+        )
     )
     print_report(phases, args, prepared)
     if breakdown:
