@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
-    Connection,
     Executable,
     Insert,
     Update,
@@ -315,14 +314,10 @@ class CallWrites:
 
     def write_events(self) -> None:
         """Write the events noted so far now, before what they caused (one INSERT)."""
-        self._write_events(self.session.connection())
-
-    def _write_events(self, conn: Connection) -> None:
-        if self._events:
-            events, self._events = self._events, []
-            params = [_event_params(event) for event in events]
-            conn.execute(_event_insert_with(()), params[0] if len(params) == 1 else params)
-            self._wrote_events = True
+        events, self._events = self._events, []
+        for statement, values in self._statements({}, events):
+            self.session.connection().execute(statement, values)
+        self._wrote_events = self._wrote_events or bool(events)
 
     # -- the end ---------------------------------------------------------------------
 
@@ -332,42 +327,36 @@ class CallWrites:
         on PostgreSQL as one statement (the UPDATE as a data-modifying WITH of the INSERT,
         atomic by itself, so no BEGIN and COMMIT round trips), on SQLite in a short
         transaction."""
+        statements = self._statements(self._changes, self._events)
+        wrote_events = self._wrote_events or bool(self._events)
         if self._session is not None:
-            self._write(self._session.connection())
+            for statement, values in statements:
+                self._session.connection().execute(statement, values)
             self._session.commit()
-        elif self._changes or self._events:
-            self.db.write_driver(self._steps())
-            self._wrote_events = self._wrote_events or bool(self._events)
-            self._changes, self._events = {}, []
-        if self._wrote_events:
-            self._wrote_events = False
+        elif statements:
+            self.db.write_driver(statements)
+        self._changes, self._events, self._wrote_events = {}, [], False
+        if wrote_events:
             self.db.contact_events_written()
 
-    def _update_params(self) -> tuple[tuple[str, ...], dict[str, Any]]:
-        """The attempt UPDATE's shape (which changes) and its parameters."""
-        names = tuple(sorted(self._changes))
-        params = {f"new_{name}": self._changes[name] for name in names}
-        params["changed_attempt_id"] = self.attempt.id
-        return names, params
-
-    def _steps(self) -> list[tuple[Executable, dict[str, Any] | list[dict[str, Any]]]]:
-        names, params = self._update_params()
-        events = [_event_params(event) for event in self._events]
-        if self.db.is_postgres and len(events) == 1:
-            return [(_event_insert_with(names if self._changes else ()), {**events[0], **params})]
-        steps: list[tuple[Executable, Any]] = []
-        if self._changes:
-            steps.append((_attempt_update(names), params))
-        if events:
-            steps.append((_event_insert_with(()), events[0] if len(events) == 1 else events))
-        return steps
-
-    def _write(self, conn: Connection) -> None:
-        if self._changes:
-            names, params = self._update_params()
-            conn.execute(_attempt_update(names), params)
-            self._changes = {}
-        self._write_events(conn)
+    def _statements(
+        self, changes: dict[str, Any], events: list[dict[str, Any]]
+    ) -> list[tuple[Executable, Any]]:
+        """The attempt's UPDATE (guarded: see the module's docstring) and the events'
+        INSERT, with their parameters; on PostgreSQL one event and the UPDATE are one
+        statement."""
+        names = tuple(sorted(changes))
+        update_params = {f"new_{name}": changes[name] for name in names}
+        update_params["changed_attempt_id"] = self.attempt.id
+        rows = [_event_params(event) for event in events]
+        if self.db.is_postgres and len(rows) == 1:
+            return [(_event_insert_with(names), {**rows[0], **update_params})]
+        statements: list[tuple[Executable, Any]] = []
+        if changes:
+            statements.append((_attempt_update(names), update_params))
+        if rows:
+            statements.append((_event_insert_with(()), rows[0] if len(rows) == 1 else rows))
+        return statements
 
     def close(self) -> None:
         if self._session is not None:
