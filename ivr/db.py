@@ -246,6 +246,9 @@ def _begin_sqlite_write(driver: sqlite3.Connection) -> None:
         raise
 
 
+_DRIVER_STATEMENTS_KEPT = 256
+
+
 class DriverStatement:
     """A Core statement compiled once for a dialect and run on the driver's own cursor.
 
@@ -422,6 +425,8 @@ class Database:
         """`statement` compiled for this database, once (keep the statement object)."""
         compiled = self._driver_statements.get(statement)
         if compiled is None:
+            if len(self._driver_statements) >= _DRIVER_STATEMENTS_KEPT:
+                self._driver_statements.clear()  # statements rebuilt elsewhere: start afresh
             compiled = self._driver_statements[statement] = DriverStatement(
                 statement, self.engine.dialect
             )
@@ -446,8 +451,13 @@ class Database:
                 else:
                     row = compiled.first(driver, values)
             except self.engine.dialect.loaded_dbapi.Error as error:
-                if self._forget_if_dropped(raw, error) and not retry:
-                    continue
+                if self._forget_if_dropped(raw, error):
+                    if not retry:
+                        continue
+                else:
+                    raw.close()
+                raise
+            except BaseException:
                 raw.close()
                 raise
             raw.close()
@@ -496,7 +506,9 @@ class Database:
         if not self.engine.dialect.is_disconnect(error, raw.dbapi_connection, None):
             return False
         raw.invalidate(error)  # returns it to the pool as a dead record
-        self.engine.pool.dispose()
+        # A new pool: the old one's idle connections go with it, and connections other
+        # threads hold now are discarded when they come back (Engine.dispose).
+        self.engine.dispose(close=False)
         return True
 
     def contact_events_written(self) -> None:
