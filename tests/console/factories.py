@@ -286,7 +286,8 @@ def seed_floor(runtime: Runtime, world: World, *, hours: int = 10, seed: int = 7
 def request_transfer(
     runtime: Runtime, world: World, *, call_sid: str = "CA" + "1" * 32, debtor: str = "main"
 ) -> int:
-    """Record a transfer exactly as the voice flow does when the debtor presses 3."""
+    """Record the attempt and the transfer event the voice flow leaves when the debtor presses 3
+    (through a Session: tests of the webhooks' own writes are in tests/voice)."""
     debtor_id, phone_id, debt_id = (
         (world.debtor_id, world.phone_id, world.debt_id)
         if debtor == "main"
