@@ -328,6 +328,44 @@ class DriverStatement:
             cursor.close()
 
 
+class DriverLease:
+    """A pooled connection taken once for a few driver statements in a row (a voice
+    webhook's read, then its write), so that they pay one pool checkout instead of one
+    each. Between statements the connection holds no transaction. `close` gives it back;
+    after a failed statement it is given back (or discarded, when the server dropped it)
+    at once, and the next statement takes a fresh one."""
+
+    def __init__(self, db: Database, *, keep: bool = True) -> None:
+        self._db = db
+        self._keep = keep  # False: give the connection back after each statement
+        self._raw: Any = None
+
+    def connection(self) -> Any:
+        if self._raw is None:
+            self._raw = self._db.engine.raw_connection()
+        return self._raw
+
+    def done(self) -> None:
+        """A statement ended well: keep the connection for the next, unless not kept."""
+        if not self._keep:
+            self.close()
+
+    def forget(self) -> None:
+        """The connection was invalidated (the server dropped it): already back in the pool."""
+        self._raw = None
+
+    def close(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.close()
+
+    def __enter__(self) -> DriverLease:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
@@ -432,13 +470,20 @@ class Database:
             )
         return compiled
 
-    def read_first(self, statement: Executable, values: dict[str, Any]) -> tuple | None:
+    def lease(self) -> DriverLease:
+        """One pooled connection for several driver statements in a row (see DriverLease)."""
+        return DriverLease(self)
+
+    def read_first(
+        self, statement: Executable, values: dict[str, Any], lease: DriverLease | None = None
+    ) -> tuple | None:
         """Like `read`, for one SELECT run on the driver (see DriverStatement): its first
         row, outside any transaction. Retried once when the server had dropped the
-        connection."""
+        connection. On `lease`'s connection when given, else on one of its own."""
         compiled = self.driver_statement(statement)
+        lease = lease or DriverLease(self, keep=False)
         for retry in (False, True):
-            raw = self.engine.raw_connection()
+            raw = lease.connection()
             try:
                 driver = raw.driver_connection
                 if self.is_postgres:
@@ -452,25 +497,30 @@ class Database:
                     row = compiled.first(driver, values)
             except self.engine.dialect.loaded_dbapi.Error as error:
                 if self._forget_if_dropped(raw, error):
+                    lease.forget()
                     if not retry:
                         continue
                 else:
-                    raw.close()
+                    lease.close()
                 raise
             except BaseException:
-                raw.close()
+                lease.close()
                 raise
-            raw.close()
+            lease.done()
             return row
         raise AssertionError("unreachable")
 
-    def write_driver(self, steps: list[tuple[Executable, dict | list[dict]]]) -> None:
+    def write_driver(
+        self, steps: list[tuple[Executable, dict | list[dict]]], lease: DriverLease | None = None
+    ) -> None:
         """Run `steps` (a statement and its values, a list of values for several rows)
         on the driver in one transaction: on SQLite behind the writer lock, as every
         write; on PostgreSQL a single statement runs in autocommit mode, by itself atomic
-        (an INSERT carrying an UPDATE in a data-modifying WITH)."""
+        (an INSERT carrying an UPDATE in a data-modifying WITH). On `lease`'s connection
+        when given, else on one of its own."""
         compiled = [(self.driver_statement(statement), values) for statement, values in steps]
-        raw = self.engine.raw_connection()
+        lease = lease or DriverLease(self, keep=False)
+        raw = lease.connection()
         try:
             driver = raw.driver_connection
             if self.is_postgres and len(compiled) == 1 and not isinstance(compiled[0][1], list):
@@ -492,13 +542,15 @@ class Database:
                         driver.rollback()
                     raise
         except self.engine.dialect.loaded_dbapi.Error as error:
-            if not self._forget_if_dropped(raw, error):
-                raw.close()
+            if self._forget_if_dropped(raw, error):
+                lease.forget()
+            else:
+                lease.close()
             raise  # a write is never retried: the server may have done it
         except BaseException:
-            raw.close()
+            lease.close()
             raise
-        raw.close()
+        lease.done()
 
     def _forget_if_dropped(self, raw: Any, error: BaseException) -> bool:
         """When `error` says the server dropped the connection: discard it and the idle

@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ivr.db import Database
+from ivr.db import Database, DriverLease
 from ivr.models import (
     Attempt,
     AttemptState,
@@ -171,10 +171,13 @@ _CALL_QUERY = (
 )
 
 
-def load_call(db: Database, attempt_id: int) -> CallContext | None:
+def load_call(
+    db: Database, attempt_id: int, lease: DriverLease | None = None
+) -> CallContext | None:
     """One indexed lookup, outside any write transaction: the attempt joined with its
-    debtor, phone, debt, creditor and campaign, as plain values."""
-    row = db.read_first(_CALL_QUERY, {"attempt_id": attempt_id})
+    debtor, phone, debt, creditor and campaign, as plain values (on `lease`'s connection
+    when given)."""
+    row = db.read_first(_CALL_QUERY, {"attempt_id": attempt_id}, lease)
     if row is None:
         return None
     views: list[Any] = []
@@ -254,9 +257,12 @@ class CallWrites:
     """The changes of one webhook: the attempt's columns and the contact events, written
     together by `commit`; a session for anything else, opened only when asked for."""
 
-    def __init__(self, db: Database, attempt: AttemptView) -> None:
+    def __init__(
+        self, db: Database, attempt: AttemptView, lease: DriverLease | None = None
+    ) -> None:
         self.db = db
         self.attempt = attempt
+        self._lease = lease  # the connection the attempt was read on, for the write
         self._changes: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
         self._session: Session | None = None
@@ -267,6 +273,8 @@ class CallWrites:
         """The webhook's write transaction, for the rarer steps that need more than the
         attempt and its events (a second copy, a callback, an opt-out)."""
         if self._session is None:
+            if self._lease is not None:
+                self._lease.close()  # the session writes everything: one connection at a time
             self._session = self.db.sessions()
         return self._session
 
@@ -334,7 +342,7 @@ class CallWrites:
                 self._session.connection().execute(statement, values)
             self._session.commit()
         elif statements:
-            self.db.write_driver(statements)
+            self.db.write_driver(statements, self._lease)
         self._changes, self._events, self._wrote_events = {}, [], False
         if wrote_events:
             self.db.contact_events_written()

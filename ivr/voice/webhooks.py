@@ -87,8 +87,9 @@ def _run_call(act: Callable[[CallFlow], None], *, answering: bool = False) -> Re
     attempt_id = _attempt_id()
     fallback_language = _language(runtime, request.args.get("lang"))
     writes: CallWrites | None = None
+    lease = runtime.db.lease()  # one pooled connection for the read and the write
     try:
-        call = load_call(runtime.db, attempt_id) if attempt_id is not None else None
+        call = load_call(runtime.db, attempt_id, lease) if attempt_id is not None else None
         if call is None:
             log.warning(
                 "voice webhook %s: no attempt %r (call %s)",
@@ -100,7 +101,7 @@ def _run_call(act: Callable[[CallFlow], None], *, answering: bool = False) -> Re
         else:
             language = _language(runtime, call.debtor.language)
             reply = new_reply(runtime, language, answering=answering)
-            writes = CallWrites(runtime.db, call.attempt)
+            writes = CallWrites(runtime.db, call.attempt, lease)
             act(CallFlow(runtime, call, reply, given, writes))
             writes.commit()
         return _twiml(reply.twiml())
@@ -115,6 +116,7 @@ def _run_call(act: Callable[[CallFlow], None], *, answering: bool = False) -> Re
     finally:
         if writes is not None:
             writes.close()  # rolls back whatever was not committed
+        lease.close()
 
 
 def _apology(runtime: Runtime, language: str, *, answering: bool = False) -> Response:

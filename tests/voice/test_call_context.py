@@ -235,5 +235,33 @@ def test_a_read_after_the_server_dropped_its_connection_is_retried_on_a_new_one(
         writes.commit()
         writes.close()
         assert _attempt(runtime, seeded.attempt_id).ivr_step == "menu"
+
+        # The same through a lease (a webhook's one connection for its read and write).
+        def drop(pid: int) -> None:
+            with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+                    admin.execute("SELECT pg_sleep(0.01)")
+
+        with runtime.db.lease() as lease:
+            first = lease.connection().driver_connection.info.backend_pid
+            drop(first)
+            call = load_call(runtime.db, seeded.attempt_id, lease)
+            assert call is not None and call.attempt.ivr_step == "menu"
+            second = lease.connection().driver_connection.info.backend_pid
+            assert second != first
+            drop(second)
+            writes = CallWrites(runtime.db, call.attempt, lease)
+            writes.set(ivr_step="disclosure")
+            with pytest.raises(psycopg.OperationalError):
+                writes.commit()
+            writes.close()
+            writes = CallWrites(runtime.db, call.attempt, lease)
+            writes.set(ivr_step="disclosure")
+            writes.commit()  # on a new connection
+            writes.close()
+            assert lease.connection().driver_connection.info.backend_pid not in (first, second)
+        assert _attempt(runtime, seeded.attempt_id).ivr_step == "disclosure"
+        assert runtime.db.engine.pool.checkedout() == 0
     finally:
         runtime.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debtor, Phone, SmsMessage
 
@@ -489,6 +489,44 @@ def test_star_repeats_the_greeting_and_the_disclosure(start_call):
     assert said(call.press("*")) == first
     disclosed = said(call.press("1"))
     assert said(call.press("*")) == disclosed
+
+
+def test_a_webhook_reads_and_writes_on_one_pooled_connection(start_call, sqlite_runtime):
+    """One pool checkout per webhook: its read and its write share the connection."""
+    call, seeded = start_call("sp")
+    call.answer()
+    call.press("1")
+    checkouts: list[int] = []
+    listener = lambda *_: checkouts.append(1)  # noqa: E731
+    event.listen(sqlite_runtime.db.engine, "checkout", listener)
+    try:
+        before = len(events(sqlite_runtime, seeded.attempt_id))
+        checkouts.clear()
+        call.press("*")
+        assert checkouts == [1]
+    finally:
+        event.remove(sqlite_runtime.db.engine, "checkout", listener)
+    recorded = events(sqlite_runtime, seeded.attempt_id)
+    assert len(recorded) == before + 1 and recorded[-1].kind == "ivr.key"
+    assert sqlite_runtime.db.engine.pool.checkedout() == 0  # and it went back
+
+
+def test_a_webhook_that_needs_a_session_holds_one_connection_at_a_time(
+    start_call, sqlite_runtime, carrier
+):
+    call, seeded = start_call("sp")
+    call.answer()
+    call.press("1")
+    pool = sqlite_runtime.db.engine.pool
+    most: list[int] = []
+    listener = lambda *_: most.append(pool.checkedout())  # noqa: E731
+    event.listen(sqlite_runtime.db.engine, "checkout", listener)
+    try:
+        call.press("1")  # the second copy by SMS: written through a session
+    finally:
+        event.remove(sqlite_runtime.db.engine, "checkout", listener)
+    assert len(carrier.messages) == 1
+    assert most and max(most) == 1 and pool.checkedout() == 0
 
 
 @pytest.mark.parametrize("step", ["greeting", "menu"])
