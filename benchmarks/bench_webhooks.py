@@ -749,11 +749,15 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)"
     )
+    # The defaults are the README's voice webhook pool: processes, not threads. Two
+    # threads in a process make every short GIL-releasing database call a thread switch
+    # (the README's "Scaling out" has the numbers); --worker-class gthread --threads 2
+    # measures the threaded pool the console needs.
     parser.add_argument(
-        "--worker-class", default="gthread", help="gunicorn worker class (default gthread)"
+        "--worker-class", default="sync", help="gunicorn worker class (default sync)"
     )
     parser.add_argument(
-        "--threads", type=int, default=2, help="threads per gunicorn worker (default 2)"
+        "--threads", type=int, default=1, help="threads per gunicorn worker (default 1)"
     )
     parser.add_argument(
         "--quiet-wait",
