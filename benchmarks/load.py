@@ -190,21 +190,23 @@ async def _closed_loop(
 class _Exchange:
     """One request of the open loop, on its connection."""
 
-    __slots__ = ("sock", "raw", "due", "began", "received", "keep")
+    __slots__ = ("sock", "raw", "due", "began", "received", "keep", "written")
 
     def __init__(self, sock: socket.socket, raw: bytes, due: float, began: float) -> None:
         self.sock, self.raw, self.due, self.began = sock, raw, due, began
         self.received = bytearray()
         self.keep = False
+        self.written = 0  # bytes of `raw` sent so far
 
-    def answer(self) -> tuple[int, bytes] | None:
-        """(status, body) once the whole answer is in; None before."""
+    def answer(self, closed: bool) -> tuple[int, bytes] | None:
+        """(status, body) once the whole answer is in (`closed`: the server closed the
+        connection, which ends a body of no stated length); None before."""
         end = self.received.find(b"\r\n\r\n")
         if end < 0:
             return None
         status_line, *header_lines = bytes(self.received[:end]).decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])
-        length, keep = 0, status_line.startswith("HTTP/1.1")
+        length, keep = None, status_line.startswith("HTTP/1.1")
         for header in header_lines:
             name, _, value = header.partition(":")
             name, value = name.strip().lower(), value.strip().lower()
@@ -212,10 +214,25 @@ class _Exchange:
                 length = int(value)
             elif name == "connection":
                 keep = value == "keep-alive" or (keep and value != "close")
+        if length is None:  # the body runs until the server closes the connection
+            if not closed:
+                return None
+            length, keep = len(self.received) - end - 4, False
         if len(self.received) < end + 4 + length:
             return None
         self.keep = keep and b"\r\nconnection: close" not in self.raw.lower()
         return status, bytes(self.received[end + 4 : end + 4 + length])
+
+
+def _still_open(sock: socket.socket) -> bool:
+    """Whether a kept-alive connection can carry another request (the server did not
+    close it while it was idle)."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True  # nothing to read: open
+    except OSError:
+        return False
 
 
 def open_loop(
@@ -259,8 +276,9 @@ def open_loop(
 
     def send(exchange: _Exchange) -> None:
         try:
-            exchange.sock.sendall(exchange.raw)
-        except BlockingIOError:  # still connecting: wait until the socket is writable
+            while exchange.written < len(exchange.raw):
+                exchange.written += exchange.sock.send(exchange.raw[exchange.written :])
+        except BlockingIOError:  # still connecting, or a full buffer: wait until writable
             selector.modify(exchange.sock, selectors.EVENT_WRITE, exchange)
             return
         except OSError as error:
@@ -268,26 +286,42 @@ def open_loop(
             return
         selector.modify(exchange.sock, selectors.EVENT_READ, exchange)
 
+    def connection() -> socket.socket | None:
+        """A kept-alive connection still open, else a new one (None: it failed)."""
+        while idle:
+            sock = idle.pop()
+            if _still_open(sock):
+                return sock
+            sock.close()
+        sock = None
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(False)
+            result.connections_opened += 1
+            code = sock.connect_ex((host, port))
+        except OSError as error:  # out of file descriptors, say
+            result.errors[type(error).__name__] += 1
+            if sock is not None:
+                sock.close()
+            return None
+        if code not in (0, errno.EINPROGRESS):
+            result.errors[errno.errorcode.get(code, str(code))] += 1
+            sock.close()
+            return None
+        return sock
+
     try:
         while (sent < total or pending) and clock() < give_up:
             now = clock()
             while sent < total and start + sent / rate - TIMER_SLACK <= now:
                 due = start + sent / rate
                 result.send_lags.append(now - due)
-                if idle:
-                    sock = idle.pop()
-                else:
-                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    sock.setblocking(False)
-                    code = sock.connect_ex((host, port))
-                    result.connections_opened += 1
-                    if code not in (0, errno.EINPROGRESS):
-                        result.errors[errno.errorcode.get(code, str(code))] += 1
-                        sock.close()
-                        sent += 1
-                        result.sent += 1
-                        continue
+                sock = connection()
+                if sock is None:
+                    sent += 1
+                    result.sent += 1
+                    continue
                 exchange = _Exchange(sock, requests[sent % len(requests)], due, now)
                 pending[sock] = exchange
                 selector.register(sock, selectors.EVENT_READ, exchange)
@@ -310,7 +344,7 @@ def open_loop(
                     continue
                 exchange.received += chunk
                 try:
-                    answer = exchange.answer()
+                    answer = exchange.answer(closed=not chunk)
                 except (ValueError, IndexError) as error:
                     finish(exchange, type(error).__name__, None)
                     continue
@@ -319,12 +353,17 @@ def open_loop(
             if not pending and sent < total:
                 time.sleep(max(0.0, start + sent / rate - TIMER_SLACK - clock()))
             late = clock() - timeout
-            for exchange in [e for e in pending.values() if e.began < late]:
+            overdue = []
+            for exchange in pending.values():  # in the order they were sent
+                if exchange.began >= late:
+                    break
+                overdue.append(exchange)
+            for exchange in overdue:
                 finish(exchange, "timeout", None)
         for exchange in list(pending.values()):
             finish(exchange, "timeout", None)
     finally:
-        for sock in idle:
+        for sock in [*idle, *pending]:
             sock.close()
         selector.close()
     result.seconds = clock() - start

@@ -60,10 +60,10 @@ SPELLED_BELOW = min(1000 ** (len(v.scales) + 1) for v in _VOCABULARIES.values())
 
 def spell_number(n: int, language: str) -> str:
     """`n` (0 or more, below SPELLED_BELOW) in words: 1234 → "mil duzentos e trinta e quatro",
-    "one thousand two hundred thirty-four". The caller checks the language and `n`."""
+    "one thousand two hundred thirty-four". The caller checks the language."""
     words = _VOCABULARIES[language]
-    if n >= SPELLED_BELOW:
-        raise ValueError(f"number {n} is too large; expected less than {SPELLED_BELOW}")
+    if not 0 <= n < SPELLED_BELOW:
+        raise ValueError(f"number {n} is out of range; expected 0 to {SPELLED_BELOW - 1}")
     if n < 1000:
         return _below_thousand(n, words) if n else words.units[0]
     groups = []  # (scale, value) of the nonzero groups of three digits, highest first
