@@ -104,6 +104,7 @@ def _run_call(act: Callable[[CallFlow], None], *, answering: bool = False) -> Re
             writes = CallWrites(runtime.db, call.attempt, lease)
             act(CallFlow(runtime, call, reply, given, writes))
             writes.commit()
+        lease.close()  # not held while the TwiML is rendered
         return _twiml(reply.twiml())
     except Exception:
         log.exception(
