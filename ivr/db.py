@@ -404,10 +404,24 @@ def head_revision(url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
+# PostgreSQL advisory lock key of the migrations ("cord").
+MIGRATION_LOCK_KEY = 0x636F7264
+
+
 def ensure_schema(engine: Engine) -> None:
-    """Bring the database to the newest schema; creates it on first run."""
+    """Bring the database to the newest schema; creates it on first run.
+
+    Processes that start together on a new database (gunicorn workers, dialers) migrate
+    one at a time, behind a lock: the first creates the schema, the others find it done
+    and go on. Without the lock both would create the same tables, and one would fail
+    to start."""
     url = engine.url.render_as_string(hide_password=False)
-    if current_revision(engine) != head_revision(url):
+    head = head_revision(url)
+    if current_revision(engine) == head:
+        return  # every start but the first: no lock
+    with _migration_lock(engine):
+        if current_revision(engine) == head:
+            return  # another process migrated it while this one waited
         has_tables = bool(inspect(engine).get_table_names())
         log.info(
             "database %s: applying migrations (%s)",
@@ -415,6 +429,30 @@ def ensure_schema(engine: Engine) -> None:
             "upgrade" if has_tables else "create",
         )
         upgrade(url)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Held by one process at a time per database: an flock of `<database>-migrate`
+    beside a SQLite file, a session advisory lock on PostgreSQL."""
+    if is_postgres(engine):
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield  # a database of this process alone
+        return
+    fd = os.open(f"{database}-migrate", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 class Database:

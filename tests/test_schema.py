@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -23,6 +24,33 @@ def test_upgrade_from_empty_creates_every_table_and_downgrade_removes_them(empty
     assert current_revision(db.engine) == head_revision(empty_db_url)
     downgrade(empty_db_url, "base")
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    db.dispose()
+
+
+def _start_on(url: str, barrier) -> None:
+    """A process starting on `url` (a gunicorn worker, a dialer): it migrates if needed."""
+    from ivr.db import ensure_schema
+
+    db = Database(url)
+    barrier.wait(120)  # everyone imported and connected: start together
+    ensure_schema(db.engine)
+    db.dispose()
+
+
+def test_processes_starting_together_on_a_new_database_all_start(empty_db_url: str) -> None:
+    """The first start of a deployment: several processes find no schema at once. One
+    creates it, the others wait and go on; none fails on a table another just made."""
+    context = multiprocessing.get_context("spawn")
+    starters = 4
+    barrier = context.Barrier(starters)
+    children = [context.Process(target=_start_on, args=(empty_db_url, barrier)) for _ in range(starters)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(180)
+    assert [child.exitcode for child in children] == [0] * starters
+    db = Database(empty_db_url)
+    assert current_revision(db.engine) == head_revision(empty_db_url)
     db.dispose()
 
 
