@@ -38,6 +38,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CORDIAL_CALLBACK_NUMBER", "+551140000000", "Number debtors are told to call back (voicemail and SMS)."),
     Setting("CORDIAL_TTS_ENGINE", "auto", "`auto` (gTTS when Google is reachable, else espeak-ng), `gtts` or `espeak`."),
     Setting("CORDIAL_AUDIO_DIR", "./audio", "Folder of rendered prompt audio and its manifest."),
+    Setting("CORDIAL_PERSONAL_AUDIO_DAYS", "7", "Days a call's personal audio (it says the debtor's name and amount) is kept after its last use; every dialer deletes older files at start and then daily (LGPD)."),
     Setting("CORDIAL_ASR_ENGINE", "vosk", "Speech recogniser for live transcripts: `vosk` or `pocketsphinx`."),
     Setting("VOSK_MODEL_PATH", "", "Folder of a Vosk model (download one with `cordial speech download-model`)."),
     Setting("CORDIAL_DIALER_TICK_SECONDS", "2", "Seconds between dialer ticks."),

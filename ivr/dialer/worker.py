@@ -1,5 +1,6 @@
-"""`cordial dialer`: a worker process. APScheduler runs the periodic tick and an
-exact-time job for each callback that falls due before the next look-ahead."""
+"""`cordial dialer`: a worker process. APScheduler runs the periodic tick, an
+exact-time job for each callback that falls due before the next look-ahead, and
+a daily job that deletes personal audio no call used for a while."""
 
 from __future__ import annotations
 
@@ -7,17 +8,19 @@ import contextlib
 import logging
 import signal
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from ivr.dialer.dialer import Dialer
 from ivr.models import Callback
+from ivr.speech.call_audio import personal_audio_retention, prune_call_audio
 
 log = logging.getLogger(__name__)
 
 LOOK_AHEAD = timedelta(minutes=2)
+PRUNE_EVERY = timedelta(days=1)
 
 
 class DialerWorker:
@@ -38,6 +41,12 @@ class DialerWorker:
         except Exception:  # a bad tick must not kill the worker; the next one retries
             log.exception("dialer tick failed")
 
+    def _prune_audio(self) -> None:
+        try:
+            prune_call_audio(self.dialer.runtime)
+        except Exception:  # the next day retries; calls go on meanwhile
+            log.exception("pruning personal audio failed")
+
     def _schedule_callbacks(self) -> None:
         now = self.dialer.runtime.clock.now()
         with self.dialer.runtime.db.session() as session:
@@ -51,8 +60,14 @@ class DialerWorker:
                                    replace_existing=True, misfire_grace_time=60)
 
     def run(self, max_ticks: int | None = None) -> None:
+        personal_audio_retention(self.dialer.runtime.config)  # a bad setting stops the start
+        now = self.dialer.runtime.clock.now()
         self.scheduler.add_job(self._tick, "interval", seconds=self.dialer.tick_seconds, id="tick",
-                               max_instances=1, coalesce=True, next_run_time=self.dialer.runtime.clock.now())
+                               max_instances=1, coalesce=True, next_run_time=now)
+        # At start, then daily; APScheduler keeps real time whatever the runtime's clock.
+        self.scheduler.add_job(self._prune_audio, "interval", seconds=PRUNE_EVERY.total_seconds(),
+                               id="prune-audio", max_instances=1, coalesce=True,
+                               next_run_time=datetime.now(UTC))
         self.scheduler.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError):  # not the main thread (tests)

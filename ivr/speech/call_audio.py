@@ -7,6 +7,9 @@ disclosure with the spoken amount, due date and creditor) into
 `<audio>/personal/`, so the webhooks only ever look files up. It never
 raises: a sentence it cannot render is spoken with <Say> during the call.
 
+`prune_call_audio(runtime)` deletes personal files unused for
+CORDIAL_PERSONAL_AUDIO_DAYS; every dialer runs it at start and then daily.
+
 `prompt_audio_index(runtime)` is the in-memory index the voice flow asks
 (`runtime.extras["prompt_audio"]`). Both sides name personal files with a
 key derived from the instance's SECRET_KEY, so the dialer and the web
@@ -23,15 +26,16 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
-from ivr.config import Config
+from ivr.config import Config, ConfigError
 from ivr.models import Attempt, Creditor, Debt, Debtor, DebtStatus
 from ivr.runtime import Runtime, instance_secret
 from ivr.speech.manifest import PromptAudioIndex
-from ivr.speech.personal import render_personal_audio
+from ivr.speech.personal import prune_personal_audio, render_personal_audio
 from ivr.speech.prompt_texts import DebtFacts, personal_sentences
 from ivr.speech.tts import renderer_from_config
 from ivr.voice.disclosure import disclosure_rules
@@ -85,6 +89,29 @@ class _CallSentences:
     attempt_id: int
     language: str
     sentences: dict[str, str]
+
+
+def personal_audio_retention(config: Config) -> timedelta:
+    """How long a personal file is kept after its last use (CORDIAL_PERSONAL_AUDIO_DAYS)."""
+    days = config.get_int("CORDIAL_PERSONAL_AUDIO_DAYS")
+    if days < 1:
+        raise ConfigError(
+            f"setting CORDIAL_PERSONAL_AUDIO_DAYS={days} is not allowed; expected 1 or more days"
+        )
+    return timedelta(days=days)
+
+
+def prune_call_audio(runtime: Runtime) -> list[Path]:
+    """Delete the personal files no call used for CORDIAL_PERSONAL_AUDIO_DAYS (they say
+    debtors' names and amounts: LGPD); what was deleted."""
+    removed = prune_personal_audio(
+        audio_dir_of(runtime.config),
+        older_than=personal_audio_retention(runtime.config),
+        now=runtime.clock.now(),
+    )
+    if removed:
+        log.info("personal audio: deleted %d file(s) unused for too long", len(removed))
+    return removed
 
 
 def prepare_call_audio(runtime: Runtime, attempt_ids: list[int]) -> None:
@@ -195,6 +222,8 @@ __all__ = [
     "audio_dir_of",
     "audio_key_of",
     "derive_audio_key",
+    "personal_audio_retention",
     "prepare_call_audio",
     "prompt_audio_index",
+    "prune_call_audio",
 ]

@@ -19,7 +19,8 @@ round trip instead, still at claim time, never in a webhook.
 These files are personal data (LGPD): file names are an HMAC under the
 instance's secret, so a URL neither reveals nor lets anyone guess a text;
 logs never carry the text; `prune_personal_audio` deletes files unused for
-a while (run it daily, with the clock's now).
+a while (every dialer runs it at start and then daily:
+`ivr.speech.call_audio.prune_call_audio`).
 
 Layout: each rendering is cached under `personal/renderings/`, named for
 (text, language, voice, engine), so a gTTS rendering replaces an espeak-ng
