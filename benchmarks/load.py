@@ -285,7 +285,12 @@ def open_loop(
             client.expire(clock() - timeout)
     finally:
         client.close()
-    result.seconds = clock() - start
+    return _ended(result, start, cpu)
+
+
+def _ended(result: LoadResult, start: float, cpu: float) -> LoadResult:
+    """`result` with the run's duration since `start` and the generator's CPU since `cpu`."""
+    result.seconds = time.perf_counter() - start
     result.generator_cpu_seconds = time.process_time() - cpu
     return result
 
@@ -311,19 +316,17 @@ def closed_loop(
             now = clock()
             # A client whose request ended (answered, failed or timed out) sends the next.
             while now < stop and len(client.pending) < concurrency:
-                sent = result.sent
-                client.begin(requests[sent % len(requests)], now, now)
-                if client.finished and not client.pending:
-                    time.sleep(0.001)  # nothing could be sent: do not spin on a refusing port
+                failed_before = client.finished
+                client.begin(requests[result.sent % len(requests)], now, now)
+                if client.finished > failed_before:  # it could not even be sent
                     break
             if not client.pending:
                 if now >= stop:
                     break
+                time.sleep(0.001)  # nothing in flight: do not spin on a refusing port
                 continue
             client.poll(0.05)
             client.expire(clock() - timeout)
     finally:
         client.close()
-    result.seconds = clock() - start
-    result.generator_cpu_seconds = time.process_time() - cpu
-    return result
+    return _ended(result, start, cpu)
