@@ -250,7 +250,8 @@ _DRIVER_STATEMENTS_KEPT = 256
 
 
 class DriverStatement:
-    """A Core statement compiled once for a dialect and run on the driver's own cursor.
+    """A Core statement compiled once for a dialect and run on the driver: on a cursor of
+    its own (SQLite), or by libpq's prepared-statement calls (PostgreSQL, ivr.libpq).
 
     For the few statements every voice webhook runs: there SQLAlchemy's work per
     execution (a Connection, an execution context, events, a Result) costs several
@@ -277,6 +278,11 @@ class DriverStatement:
         columns = getattr(statement, "selected_columns", None)
         self._column_types = [column.type.dialect_impl(dialect) for column in columns or ()]
         self._results: list[tuple[int, Callable[[Any], Any]]] | None = None  # columns to convert
+        self._libpq = None
+        if dialect.name == "postgresql":
+            from ivr.libpq import LibpqStatement
+
+            self._libpq = LibpqStatement(self.sql)
 
     def parameters(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters for one execution."""
@@ -302,30 +308,44 @@ class DriverStatement:
             cursor.execute(self.sql, self.parameters(values))
         return cursor
 
-    def first(self, driver: Any, values: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row of a SELECT, its values as SQLAlchemy would give them."""
-        cursor = self.execute(driver, values)
-        try:
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            if self._results is None:
-                # A processor may depend on the driver's type code (PostgreSQL's numerics).
-                processors = (
-                    kind.result_processor(self._dialect, description[1])
-                    for kind, description in zip(
-                        self._column_types, cursor.description, strict=True
-                    )
-                )
-                self._results = [(i, p) for i, p in enumerate(processors) if p is not None]
-            if not self._results:
-                return tuple(row)
-            values = list(row)
-            for index, process in self._results:
-                values[index] = process(values[index])
-            return tuple(values)
-        finally:
-            cursor.close()
+    def run(self, raw: Any, values: dict[str, Any]) -> None:
+        """Run one statement by itself, outside any transaction (it commits by itself):
+        on PostgreSQL through libpq (ivr.libpq); elsewhere on a cursor. `raw`: a pooled
+        connection (PoolProxiedConnection)."""
+        if self._libpq is not None:
+            self._libpq.run(raw.info, raw.driver_connection, self.parameters(values))
+        else:
+            self.execute(raw.driver_connection, values).close()
+
+    def first(self, raw: Any, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a SELECT run outside any transaction (on PostgreSQL through
+        libpq, see `run`), its values as SQLAlchemy would give them."""
+        if self._libpq is not None:
+            row, type_codes = self._libpq.first(
+                raw.info, raw.driver_connection, self.parameters(values)
+            )
+        else:
+            cursor = self.execute(raw.driver_connection, values)
+            try:
+                row = cursor.fetchone()
+                type_codes = [description[1] for description in cursor.description]
+            finally:
+                cursor.close()
+        if row is None:
+            return None
+        if self._results is None:
+            # A processor may depend on the driver's type code (PostgreSQL's numerics).
+            processors = (
+                kind.result_processor(self._dialect, type_code)
+                for kind, type_code in zip(self._column_types, type_codes, strict=True)
+            )
+            self._results = [(i, p) for i, p in enumerate(processors) if p is not None]
+        if not self._results:
+            return tuple(row)
+        converted = list(row)
+        for index, process in self._results:
+            converted[index] = process(converted[index])
+        return tuple(converted)
 
 
 class DriverLease:
@@ -523,16 +543,7 @@ class Database:
         for retry in (False, True):
             raw = lease.connection()
             try:
-                driver = raw.driver_connection
-                if self.is_postgres:
-                    driver.autocommit = True  # no BEGIN, no COMMIT: two round trips fewer
-                    try:
-                        row = compiled.first(driver, values)
-                    finally:
-                        if not getattr(driver, "closed", False):
-                            driver.autocommit = False
-                else:
-                    row = compiled.first(driver, values)
+                row = compiled.first(raw, values)  # no BEGIN, no COMMIT
             except self.engine.dialect.loaded_dbapi.Error as error:
                 if self._forget_if_dropped(raw, error):
                     lease.forget()
@@ -562,12 +573,7 @@ class Database:
         try:
             driver = raw.driver_connection
             if self.is_postgres and len(compiled) == 1 and not isinstance(compiled[0][1], list):
-                driver.autocommit = True
-                try:
-                    compiled[0][0].execute(driver, compiled[0][1]).close()
-                finally:
-                    if not getattr(driver, "closed", False):
-                        driver.autocommit = False
+                compiled[0][0].run(raw, compiled[0][1])  # one statement commits by itself
             else:
                 if not self.is_postgres:
                     _begin_sqlite_write(driver)

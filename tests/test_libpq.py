@@ -1,0 +1,123 @@
+"""Statements run by libpq's own prepared-statement calls (ivr.libpq), on a real
+PostgreSQL server: the values a cursor would give, the exceptions a cursor would raise,
+and statements dropped behind its back."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from ivr import libpq
+from ivr.libpq import LibpqStatement, numbered
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def conn(pg_server: str):
+    with psycopg.connect(pg_server.replace("+psycopg", ""), autocommit=True) as connection:
+        yield connection
+
+
+def _prepared_on_server(conn: psycopg.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM pg_prepared_statements")}
+
+
+def test_placeholders_become_numbered_and_a_repeated_name_keeps_its_number():
+    sql, names = numbered("SELECT %(b)s, %(a)s WHERE x = %(b)s AND y LIKE 'p%%'")
+    assert sql == "SELECT $1, $2 WHERE x = $1 AND y LIKE 'p%'"
+    assert names == ("b", "a")
+    assert numbered("SELECT 1") == ("SELECT 1", ())
+
+
+def test_a_row_has_the_values_and_types_a_cursor_gives(conn):
+    query = (
+        "SELECT %(n)s::integer + 1, %(text)s::text, %(day)s::date, %(at)s::timestamptz,"
+        " %(money)s::numeric, %(flag)s::boolean, %(nothing)s::text"
+    )
+    params = {
+        "n": 41,
+        "text": "João Ñandú",
+        "day": date(1980, 2, 29),
+        "at": datetime(2026, 11, 24, 15, 0, 0, 123456, tzinfo=UTC),
+        "money": Decimal("1234.56"),
+        "flag": True,
+        "nothing": None,
+    }
+    row, type_codes = LibpqStatement(query).first({}, conn, params)
+    through_cursor = conn.execute(query, params).fetchone()
+    assert row == through_cursor
+    assert [type(v) for v in row] == [type(v) for v in through_cursor]
+    assert row[0] == 42 and row[6] is None
+    assert type_codes == [23, 25, 1082, 1184, 1700, 16, 25]
+
+
+def test_a_statement_is_prepared_once_per_connection_and_no_row_is_none(conn):
+    info: dict = {}
+    statement = LibpqStatement("SELECT %(n)s::integer WHERE %(n)s::integer > 0")
+    assert statement.first(info, conn, {"n": 5})[0] == (5,)
+    assert statement.first(info, conn, {"n": -5})[0] is None
+    assert len([n for n in _prepared_on_server(conn) if n.startswith("cordial_")]) == 1
+
+
+def test_statements_psycopg_deallocated_after_a_rollback_are_prepared_again(pg_server, conn):
+    """psycopg sends DEALLOCATE ALL after a ROLLBACK on a connection where it prepared
+    statements of its own: that drops ours too, and the next run prepares again."""
+    info: dict = {}
+    statement = LibpqStatement("SELECT %(n)s::integer * 2")
+    assert statement.first(info, conn, {"n": 2})[0] == (4,)
+    conn.autocommit = False
+    conn.execute("SELECT 1", prepare=True)  # a statement psycopg prepared itself
+    conn.execute("SELECT 1")
+    conn.rollback()
+    conn.autocommit = True
+    assert not [n for n in _prepared_on_server(conn) if n.startswith("cordial_")]
+    assert statement.first(info, conn, {"n": 3})[0] == (6,)
+
+
+def test_a_failed_statement_raises_what_a_cursor_raises_and_leaves_the_connection_usable(
+    conn,
+):
+    statement = LibpqStatement("SELECT 1 / %(n)s::integer")
+    with pytest.raises(psycopg.errors.DivisionByZero, match="division by zero"):
+        statement.run({}, conn, {"n": 0})
+    assert statement.first({}, conn, {"n": 1})[0] == (1,)
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        LibpqStatement("SELECT * FROM no_such_table").run({}, conn, {})
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_a_connection_inside_a_transaction_is_refused_and_nothing_runs(conn):
+    conn.execute("CREATE TEMPORARY TABLE t (n integer)")
+    conn.autocommit = False
+    conn.execute("SELECT 1")  # psycopg opened a transaction
+    with pytest.raises(psycopg.ProgrammingError, match="no transaction open"):
+        LibpqStatement("INSERT INTO t VALUES (%(n)s::integer)").run({}, conn, {"n": 1})
+    conn.rollback()
+    conn.autocommit = True
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_beyond_the_kept_prepared_statements_the_rest_run_unprepared(conn, monkeypatch):
+    monkeypatch.setattr(libpq, "PREPARED_KEPT", 2)
+    info: dict = {}
+    for n in range(4):
+        row, _ = LibpqStatement(f"SELECT {n} + %(n)s::integer").first(info, conn, {"n": 1})
+        assert row == (n + 1,)
+    assert len([n for n in _prepared_on_server(conn) if n.startswith("cordial_")]) == 2
+
+
+def test_a_dropped_connection_raises_an_operational_error(pg_server, conn):
+    statement = LibpqStatement("SELECT %(n)s::integer")
+    statement.run({}, conn, {"n": 1})
+    with psycopg.connect(pg_server.replace("+psycopg", ""), autocommit=True) as admin:
+        pid = conn.info.backend_pid
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+            admin.execute("SELECT pg_sleep(0.01)")
+    with pytest.raises(psycopg.OperationalError):
+        statement.run({}, conn, {"n": 1})
+    assert conn.closed
