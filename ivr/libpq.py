@@ -18,20 +18,26 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import OrderedDict
 from typing import Any
 
 import psycopg
 from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
 
-# Prepared statements kept per connection; beyond, statements run unprepared (a bound on
-# the server's memory should a caller build statements without end).
+# Prepared statements kept per connection, the least recently used deallocated beyond
+# (the same SQL gets one per set of parameter types, and psycopg picks int2, int4 or
+# int8 by value).
 PREPARED_KEPT = 200
-# invalid_sql_statement_name: psycopg sends DEALLOCATE ALL after a ROLLBACK on a
-# connection where it prepared statements of its own, which drops ours too.
+# Errors raised before the statement ran, after which preparing it again is safe:
+# invalid_sql_statement_name (psycopg sends DEALLOCATE ALL after a ROLLBACK on a
+# connection where it prepared statements of its own, which drops ours too), and
+# "cached plan must not change result type" (a migration changed a column it reads).
 _UNKNOWN_PREPARED = b"26000"
+_PLAN_INVALIDATED = (b"0A000", b"RevalidateCachedQuery")
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _IDLE = pq.TransactionStatus.IDLE
+_CONNECTION_OK = pq.ConnStatus.OK
 _BAD = pq.ConnStatus.BAD
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 _names = itertools.count(1)
@@ -54,15 +60,49 @@ def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
 
 
 class _Session:
-    """What one connection knows: its Transformer and the statements prepared on it."""
+    """What one connection knows: its Transformer and the statements prepared on it
+    (least recently used first)."""
 
     __slots__ = ("driver", "transformer", "prepared", "encoding")
 
     def __init__(self, driver: psycopg.Connection) -> None:
         self.driver = driver
         self.transformer = Transformer(driver)
-        self.prepared: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
+        self.prepared: OrderedDict[tuple[bytes, tuple[int, ...]], bytes] = OrderedDict()
         self.encoding = driver.info.encoding
+
+    def prepared_name(self, key: tuple[bytes, tuple[int, ...]]) -> bytes:
+        """The name `key` (SQL, parameter types) is prepared under, preparing it now
+        when needed (and deallocating the least recently used beyond PREPARED_KEPT)."""
+        name = self.prepared.get(key)
+        if name is not None:
+            self.prepared.move_to_end(key)
+            return name
+        pgconn = self.driver.pgconn
+        while len(self.prepared) >= PREPARED_KEPT:
+            _key, old = self.prepared.popitem(last=False)
+            self._deallocate(old)
+        name = f"cordial_{next(_names)}".encode()
+        _checked(pgconn.prepare(name, key[0], key[1]), self)
+        self.prepared[key] = name
+        return name
+
+    def forget(self, key: tuple[bytes, tuple[int, ...]], result: pq.abc.PGresult) -> bool:
+        """After `result` failed: whether the statement never ran because the server no
+        longer has it as prepared (then it is forgotten, to be prepared again)."""
+        state = result.error_field(pq.DiagnosticField.SQLSTATE)
+        if state == _UNKNOWN_PREPARED:
+            self.prepared.clear()  # deallocated behind our back: all of them
+            return True
+        if (state, result.error_field(pq.DiagnosticField.SOURCE_FUNCTION)) == _PLAN_INVALIDATED:
+            self._deallocate(self.prepared.pop(key))
+            return True
+        return False
+
+    def _deallocate(self, name: bytes) -> None:
+        result = self.driver.pgconn.exec_(b"DEALLOCATE " + name)
+        if result.error_field(pq.DiagnosticField.SQLSTATE) != _UNKNOWN_PREPARED:  # gone already
+            _checked(result, self)
 
 
 class LibpqStatement:
@@ -87,35 +127,23 @@ class LibpqStatement:
         if session is None or session.driver is not driver:
             session = info[_Session] = _Session(driver)
         pgconn = driver.pgconn
+        if pgconn.status != _CONNECTION_OK:
+            raise psycopg.OperationalError("the connection is closed")
         if pgconn.transaction_status != _IDLE:
             raise psycopg.ProgrammingError(
                 "a statement run through libpq needs a connection with no transaction open"
             )
         transformer = session.transformer
         values = transformer.dump_sequence([params[name] for name in self.names], self._formats)
-        key = (self.sql, transformer.types)
+        types = transformer.types
+        if driver.prepare_threshold is None:  # psycopg's switch: never prepare (PgBouncer)
+            return _loaded(pgconn.exec_params(self.sql, values, types), session)
+        key = (self.sql, types)
         for retry in (False, True):
-            name = session.prepared.get(key)
-            if name is None and len(session.prepared) < PREPARED_KEPT:
-                name = f"cordial_{next(_names)}".encode()
-                _checked(pgconn.prepare(name, self.sql, transformer.types), session)
-                session.prepared[key] = name
-            if name is None:
-                result = pgconn.exec_params(self.sql, values, transformer.types)
-            else:
-                result = pgconn.exec_prepared(name, values)
-            if result.status in _OK:
-                transformer.set_pgresult(result)
-                return transformer
-            if (
-                not retry
-                and name
-                and result.error_field(pq.DiagnosticField.SQLSTATE) == _UNKNOWN_PREPARED
-            ):
-                session.prepared.clear()  # deallocated behind our back: prepare again
-                continue
-            raise _error(result, session)
-        raise AssertionError("unreachable")
+            result = pgconn.exec_prepared(session.prepared_name(key), values)
+            if result.status in _OK or retry or not session.forget(key, result):
+                break
+        return _loaded(result, session)
 
     def first(
         self, info: dict[Any, Any], driver: psycopg.Connection, params: dict[str, Any]
@@ -126,6 +154,13 @@ class LibpqStatement:
         assert result is not None
         row = transformer.load_row(0, tuple) if result.ntuples else None
         return row, [result.ftype(i) for i in range(result.nfields)]
+
+
+def _loaded(result: pq.abc.PGresult, session: _Session) -> Transformer:
+    """The session's Transformer holding `result`, or the error `result` says."""
+    _checked(result, session)
+    session.transformer.set_pgresult(result)
+    return session.transformer
 
 
 def _checked(result: pq.abc.PGresult, session: _Session) -> None:

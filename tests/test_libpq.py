@@ -4,6 +4,7 @@ and statements dropped behind its back."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -121,3 +122,72 @@ def test_a_dropped_connection_raises_an_operational_error(pg_server, conn):
     with pytest.raises(psycopg.OperationalError):
         statement.run({}, conn, {"n": 1})
     assert conn.closed
+
+
+def test_one_statement_takes_values_of_every_integer_width_and_null(conn):
+    info: dict = {}
+    statement = LibpqStatement("SELECT %(n)s::bigint, pg_typeof(%(n)s::bigint)::text")
+    for n in (1, 70_000, 2**40, None):
+        assert statement.first(info, conn, {"n": n})[0] == (n, "bigint")
+
+
+def test_a_plan_a_migration_invalidated_is_prepared_again(pg_server, conn):
+    """A column the statement reads changed type: the server refuses the cached plan
+    ("cached plan must not change result type") before running it; it is prepared again."""
+    conn.execute("CREATE TEMPORARY TABLE t (id integer, name varchar(10))")
+    conn.execute("INSERT INTO t VALUES (1, 'Ana')")
+    info: dict = {}
+    statement = LibpqStatement("SELECT id, name FROM t WHERE id = %(id)s::integer")
+    assert statement.first(info, conn, {"id": 1})[0] == (1, "Ana")
+    conn.execute("ALTER TABLE t ALTER COLUMN name TYPE text")
+    assert statement.first(info, conn, {"id": 1}) == ((1, "Ana"), [23, 25])
+    assert len([n for n in _prepared_on_server(conn) if n.startswith("cordial_")]) == 1
+
+
+def test_with_psycopgs_prepare_threshold_off_nothing_is_prepared(conn):
+    conn.prepare_threshold = None  # psycopg's switch for PgBouncer in transaction mode
+    assert LibpqStatement("SELECT %(n)s::integer").first({}, conn, {"n": 7})[0] == (7,)
+    assert not _prepared_on_server(conn)
+
+
+def test_a_connection_closed_or_cut_raises_an_operational_error(pg_server):
+    import socket
+
+    statement = LibpqStatement("SELECT %(n)s::integer")
+    with psycopg.connect(pg_server.replace("+psycopg", ""), autocommit=True) as cut:
+        statement.run({}, cut, {"n": 1})
+        # The network fails under the connection: an error with no SQLSTATE.
+        socket.socket(fileno=os.dup(cut.pgconn.socket)).shutdown(socket.SHUT_RDWR)
+        with pytest.raises(psycopg.OperationalError):
+            statement.run({}, cut, {"n": 1})
+        assert cut.closed
+    closed = psycopg.connect(pg_server.replace("+psycopg", ""), autocommit=True)
+    closed.close()
+    with pytest.raises(psycopg.OperationalError, match="closed"):
+        statement.run({}, closed, {"n": 1})
+
+
+def test_the_webhook_statements_run_through_libpq_and_leave_pooled_connections_idle(pg_url):
+    """Through Database (pooled connections, not in autocommit mode): the read and the
+    write run as prepared statements of ours, and the connection holds no transaction."""
+    from sqlalchemy import bindparam, insert, select, text
+
+    from ivr.db import Database
+    from ivr.models import Creditor
+
+    db = Database(pg_url)
+    try:
+        with db.lease() as lease:
+            columns = {name: bindparam(name) for name in ("name", "legal_id", "country")}
+            row = {"name": "ACME", "legal_id": "1", "country": "BR"}
+            db.write_driver([(insert(Creditor.__table__).values(columns), row)], lease)
+            query = select(Creditor.__table__.c.name).where(Creditor.__table__.c.legal_id == "1")
+            assert db.read_first(query, {}, lease) == ("ACME",)
+            driver = lease.connection().driver_connection
+            assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            names = [r[0] for r in driver.execute("SELECT name FROM pg_prepared_statements")]
+            assert len([n for n in names if n.startswith("cordial_")]) == 2
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM creditor")).scalar() == 1
+    finally:
+        db.dispose()
