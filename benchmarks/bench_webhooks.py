@@ -11,7 +11,8 @@ INSERT) and answers TwiML. `answer` is a human answering (the right-party questi
 
     .venv/bin/python benchmarks/bench_webhooks.py [--rate 200] [--seconds 15] [--pg-url URL]
 
-PostgreSQL: --pg-url, else $CORDIAL_BENCH_PG_URL, else a throwaway cluster (tests/pg_cluster.py).
+PostgreSQL: --pg-url, else $CORDIAL_BENCH_PG_URL, else a throwaway cluster (tests/pg_cluster.py)
+reached through its Unix socket (--pg-tcp: through 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ from benchmarks.harness import (  # noqa: E402
     fresh_pg_database,
     machine,
     note,
+    over_tcp,
     percentile,
+    pg_transport,
     postgres_server,
     print_table,
     verdict,
@@ -657,9 +660,14 @@ def print_report(
             "scheduled send (no coordinated omission); closed loop: "
             f"{args.concurrency} connections back to back for {args.closed_seconds:g} s, in "
             f"{args.rounds} rounds (#1, #2, ...) that each take every server in turn.",
-            "The load generator is one single-threaded asyncio process on the same cores; 'generator CPU %' is "
-            "its share of one core. 'app CPU' is the gunicorn processes', 'db CPU' PostgreSQL's (its server's "
-            "processes on this machine), per request answered.",
+            "The load generator is one single-threaded process (non-blocking sockets and a selector) on the "
+            "same cores; 'generator CPU %' is its share of one core. 'app CPU' is the gunicorn processes', "
+            "'db CPU' PostgreSQL's (its server's processes on this machine), per request answered.",
+            *(
+                [f"PostgreSQL on the same machine, reached through its {args.pg_transport}."]
+                if getattr(args, "pg_transport", None)
+                else []
+            ),
             "'other load cores' = CPU used meanwhile by everything else on the machine (other users' jobs): "
             f"rows with a high value were measured on a busy machine (each phase first waits up to "
             f"{args.quiet_wait:g} s for idle cores). 'max send lag' = how late the generator "
@@ -776,6 +784,12 @@ def main() -> None:
         "--pg-url", help="PostgreSQL server URL (default $CORDIAL_BENCH_PG_URL or a throwaway one)"
     )
     parser.add_argument(
+        "--pg-tcp",
+        action="store_true",
+        help="reach PostgreSQL through loopback TCP rather than its Unix socket (when the URL "
+        "names the socket's folder, as for the throwaway server)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -804,6 +818,9 @@ def main() -> None:
             targets.append(("SQLite", f"sqlite:///{folder_path / 'webhooks.db'}"))
         if not args.skip_pg:
             server_url = stack.enter_context(postgres_server(args.pg_url))
+            if args.pg_tcp:
+                server_url = over_tcp(server_url)
+            args.pg_transport = pg_transport(server_url)
             targets.append(("PostgreSQL", fresh_pg_database(server_url, "cordial_bench_webhooks")))
         for database, url in targets:
             note(f"{database}: preparing {2 * args.attempts:,} attempts")

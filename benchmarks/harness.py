@@ -95,7 +95,9 @@ def verdict(ok: bool) -> str:
 @contextmanager
 def postgres_server(pg_url: str | None) -> Iterator[str]:
     """URL of a PostgreSQL server's `postgres` database: the one given (--pg-url or
-    $CORDIAL_BENCH_PG_URL), else a throwaway cluster started for this run."""
+    $CORDIAL_BENCH_PG_URL), else a throwaway cluster started for this run, reached
+    through its Unix socket, as a server on the same machine is in production (it
+    listens on 127.0.0.1 too: `over_tcp`)."""
     given = pg_url or os.environ.get(PG_URL_ENV)
     if given:
         yield _psycopg_url(given)
@@ -104,8 +106,12 @@ def postgres_server(pg_url: str | None) -> Iterator[str]:
     from tests.pg_cluster import ThrowawayPostgres
 
     cluster = ThrowawayPostgres()
-    url = cluster.start()
-    note(f"started a throwaway PostgreSQL on 127.0.0.1:{cluster.port} (fsync=off)")
+    cluster.start()
+    url = f"postgresql+psycopg://postgres@/postgres?host={cluster.root}&port={cluster.port}"
+    note(
+        f"started a throwaway PostgreSQL (fsync=off) on the Unix socket in {cluster.root}"
+        f" and 127.0.0.1:{cluster.port}"
+    )
     try:
         yield url
     finally:
@@ -137,7 +143,34 @@ def pg_database_exists(server_url: str, name: str) -> bool:
 
 
 def pg_database_url(server_url: str, name: str) -> str:
-    return server_url.rsplit("/", 1)[0] + "/" + name
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def over_tcp(url: str) -> str:
+    """`url` through loopback TCP when it names a Unix socket's folder (`?host=/...`)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    folder, port = parsed.query.get("host"), parsed.query.get("port")
+    if not isinstance(folder, str) or not folder.startswith("/"):
+        return url
+    tcp = parsed.difference_update_query(["host", "port"]).set(
+        host="127.0.0.1", port=int(port) if isinstance(port, str) else parsed.port
+    )
+    return tcp.render_as_string(hide_password=False)
+
+
+def pg_transport(url: str) -> str:
+    """How `url` reaches its server, for reports: "Unix socket" or "TCP <host>"."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    folder = parsed.query.get("host")
+    if (isinstance(folder, str) and folder.startswith("/")) or not parsed.host:
+        return "Unix socket"
+    return f"TCP {parsed.host}"
 
 
 def fresh_pg_database(server_url: str, name: str) -> str:
