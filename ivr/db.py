@@ -309,13 +309,11 @@ class DriverStatement:
         return cursor
 
     def run(self, raw: Any, values: dict[str, Any]) -> None:
-        """Run one statement by itself, outside any transaction (it commits by itself):
-        on PostgreSQL through libpq (ivr.libpq); elsewhere on a cursor. `raw`: a pooled
-        connection (PoolProxiedConnection)."""
-        if self._libpq is not None:
-            self._libpq.run(raw.info, raw.driver_connection, self.parameters(values))
-        else:
-            self.execute(raw.driver_connection, values).close()
+        """On PostgreSQL, run one statement by itself, outside any transaction (it commits
+        by itself), through libpq (ivr.libpq). `raw`: a pooled connection
+        (PoolProxiedConnection). SQLite's writes take the writer lock first (write_driver)."""
+        assert self._libpq is not None, "a statement runs by itself on PostgreSQL only"
+        self._libpq.run(raw.info, raw.driver_connection, self.parameters(values))
 
     def first(self, raw: Any, values: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a SELECT run outside any transaction (on PostgreSQL through
