@@ -665,7 +665,7 @@ def print_report(
             "'db CPU' PostgreSQL's (its server's processes on this machine), per request answered.",
             *(
                 [f"PostgreSQL on the same machine, reached through its {args.pg_transport}."]
-                if getattr(args, "pg_transport", None)
+                if args.pg_transport
                 else []
             ),
             "'other load cores' = CPU used meanwhile by everything else on the machine (other users' jobs): "
@@ -801,6 +801,7 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
     args = parser.parse_args()
+    args.pg_transport = None  # how PostgreSQL is reached, once known (for the report)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     phases: list[Phase] = []

@@ -148,14 +148,20 @@ def pg_database_url(server_url: str, name: str) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
+def _socket_folder(parsed) -> str | None:
+    """The Unix socket's folder a parsed URL names (`?host=/...`), else None."""
+    folder = parsed.query.get("host")
+    return folder if isinstance(folder, str) and folder.startswith("/") else None
+
+
 def over_tcp(url: str) -> str:
     """`url` through loopback TCP when it names a Unix socket's folder (`?host=/...`)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    folder, port = parsed.query.get("host"), parsed.query.get("port")
-    if not isinstance(folder, str) or not folder.startswith("/"):
+    if _socket_folder(parsed) is None:
         return url
+    port = parsed.query.get("port")
     tcp = parsed.difference_update_query(["host", "port"]).set(
         host="127.0.0.1", port=int(port) if isinstance(port, str) else parsed.port
     )
@@ -167,8 +173,7 @@ def pg_transport(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    folder = parsed.query.get("host")
-    if (isinstance(folder, str) and folder.startswith("/")) or not parsed.host:
+    if _socket_folder(parsed) is not None or not parsed.host:
         return "Unix socket"
     return f"TCP {parsed.host}"
 
