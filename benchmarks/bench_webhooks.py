@@ -61,6 +61,7 @@ CLOSED_RUNS = [("closed", webhook) for webhook in WEBHOOKS]
 # At INFO the voice flow logs a line per call whose personal audio the dialer did not
 # render; these attempts were not made by the dialer, so that line is an artefact here.
 SERVER_LOG_LEVEL = "WARNING"
+WEBHOOK_WORKER = "ivr.webhook_worker.WebhookWorker"  # the README's webhook pool
 
 
 @dataclass(frozen=True)
@@ -757,12 +758,16 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)"
     )
-    # The defaults are the README's voice webhook pool: processes, not threads. Two
-    # threads in a process make every short GIL-releasing database call a thread switch
-    # (the README's "Scaling out" has the numbers); --worker-class gthread --threads 2
-    # measures the threaded pool the console needs.
+    # The defaults are the README's voice webhook pool: processes, not threads, in Cordial's
+    # worker (gunicorn's sync worker, woken one at a time: ivr.webhook_worker), for the
+    # minimal app too. Two threads in a process make every short GIL-releasing database
+    # call a thread switch (the README's "Scaling out" has the numbers); --worker-class
+    # gthread --threads 2 measures the threaded pool the console needs, --worker-class sync
+    # gunicorn's own sync worker.
     parser.add_argument(
-        "--worker-class", default="sync", help="gunicorn worker class (default sync)"
+        "--worker-class",
+        default=WEBHOOK_WORKER,
+        help=f"gunicorn worker class (default {WEBHOOK_WORKER})",
     )
     parser.add_argument(
         "--threads", type=int, default=1, help="threads per gunicorn worker (default 1)"

@@ -1,0 +1,298 @@
+"""The webhook pool's gunicorn worker (ivr.webhook_worker), in a real gunicorn: one idle
+worker woken per connection, the same one while it is idle; a second worker whenever the
+first is busy; signed webhooks answered; a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ivr import webhook_worker
+from ivr.webhook_worker import WebhookWorker, exclusive_wakeups_available
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+WORKER = "ivr.webhook_worker.WebhookWorker"
+SERVER_LIFETIME_SECONDS = 120  # a server a crashed test leaves behind stops by itself
+
+linux_only = pytest.mark.skipif(
+    not (sys.platform == "linux" and exclusive_wakeups_available()),
+    reason="EPOLLEXCLUSIVE and /proc/<pid>/syscall are Linux's",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+class Gunicorn:
+    """gunicorn on 127.0.0.1 under `timeout`, which passes a SIGTERM on to it."""
+
+    def __init__(self, app: str, workers: int, env: dict[str, str], worker: str = WORKER):
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [
+                "timeout",
+                "--signal=TERM",
+                str(SERVER_LIFETIME_SECONDS),
+                GUNICORN,
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                worker,
+                "--graceful-timeout",
+                "10",
+                "--chdir",
+                str(ROOT),
+                app,
+            ],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.workers = workers
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def master(self) -> int:
+        return _children(self.process.pid)[0]
+
+    def worker_pids(self) -> list[int]:
+        """The workers, once all of them have started."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stderr.read().decode()
+            try:
+                pids = _children(self.master())
+            except (IndexError, OSError):
+                pids = []
+            if len(pids) == self.workers:
+                return pids
+            time.sleep(0.05)
+        raise AssertionError(f"gunicorn did not start {self.workers} workers")
+
+    def wait_until_serving(self, path: str = "/pid") -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(self.url(path), timeout=5):
+                    return
+            except OSError:
+                assert self.process.poll() is None, self.process.stderr.read().decode()
+                assert time.monotonic() < deadline, "gunicorn did not answer"
+                time.sleep(0.1)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            raise
+
+
+@pytest.fixture
+def meeting_server(tmp_path: Path) -> Iterator[Gunicorn]:
+    server = Gunicorn(
+        "tests.serving.meeting_app:app", workers=2, env={"MEETING_DIR": str(tmp_path)}
+    )
+    try:
+        server.wait_until_serving()
+        yield server
+    finally:
+        server.stop()
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_connection_that_arrives_while_a_worker_is_busy_wakes_another_worker(
+    meeting_server: Gunicorn,
+) -> None:
+    """Each request waits for the other: both answer only if two workers took them."""
+    answers: dict[str, tuple[int, str]] = {}
+
+    def meet(me: str, other: str) -> None:
+        answers[me] = _get(meeting_server.url(f"/meet?me={me}&other={other}"))
+
+    threads = [
+        threading.Thread(target=meet, args=("a", "b")),
+        threading.Thread(target=meet, args=("b", "a")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert answers["a"][0] == 200 and answers["b"][0] == 200, answers
+    assert answers["a"][1] != answers["b"][1]  # two workers
+    assert {int(answers["a"][1]), int(answers["b"][1])} == set(meeting_server.worker_pids())
+
+
+def _syscall_of_an_idle_epoll() -> str:
+    """The number /proc/<pid>/syscall shows for a process asleep in epoll's wait (it
+    differs between architectures): read off a process that is."""
+    sleeper = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import select, sys; e = select.epoll(); print('ready', flush=True); e.poll(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert sleeper.stdout.readline().strip() == b"ready"
+        return _wait_for_sleep(sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2]
+
+
+def _wait_for_sleep(pid: int, syscall: str | None = None) -> str:
+    """Wait until `pid` sleeps in a system call (in `syscall`, when given); return it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        current = Path(f"/proc/{pid}/syscall").read_text().split()[0]
+        if _state(pid) == "S" and current == (syscall or current) and current.isdigit():
+            return current
+        time.sleep(0.002)
+    raise AssertionError(f"process {pid} never slept in system call {syscall}")
+
+
+@linux_only
+def test_idle_workers_are_woken_one_at_a_time_and_always_the_same_first(
+    meeting_server: Gunicorn,
+) -> None:
+    """With every worker asleep when a connection arrives, gunicorn's sync worker wakes all
+    of them and any may take it; this one wakes only the first in the kernel's queue, so
+    one warm process serves a light load. (An idle worker also wakes by itself once a
+    second: a connection arriving in that instant may go to the other one.)"""
+    epoll_wait = _syscall_of_an_idle_epoll()
+    workers = meeting_server.worker_pids()
+    served = []
+    for _ in range(40):
+        for pid in workers:
+            _wait_for_sleep(pid, epoll_wait)
+        status, body = _get(meeting_server.url("/pid"))
+        assert status == 200
+        served.append(int(body))
+    first, times = Counter(served).most_common(1)[0]
+    assert times >= 38, Counter(served)
+    assert first in workers
+
+
+@linux_only
+def test_the_stock_sync_worker_spreads_the_same_load(tmp_path: Path) -> None:
+    """The comparison that makes the test above mean something: the same requests, sent
+    the same way to gunicorn's own sync worker, reach both workers."""
+    server = Gunicorn(
+        "tests.serving.meeting_app:app",
+        workers=2,
+        env={"MEETING_DIR": str(tmp_path)},
+        worker="sync",
+    )
+    try:
+        server.wait_until_serving()
+        workers = server.worker_pids()
+        served = set()
+        for _ in range(60):
+            for pid in workers:
+                _wait_for_sleep(pid)
+            served.add(int(_get(server.url("/pid"))[1]))
+            if len(served) == 2:
+                break
+        assert served == set(workers)
+    finally:
+        server.stop()
+
+
+def test_sigterm_stops_the_master_and_its_workers(meeting_server: Gunicorn) -> None:
+    workers = meeting_server.worker_pids()
+    assert meeting_server.stop() == 0
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z"
+
+
+def test_voice_webhooks_under_the_worker(tmp_path: Path) -> None:
+    """Cordial's app in the worker: a signed webhook gets TwiML, a forged one 403."""
+    from ivr.voice.signatures import sign
+
+    base = "https://cordial.example.com"
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cordial.db'}",
+        "CORDIAL_INSTANCE_PATH": str(tmp_path),
+        "CORDIAL_PUBLIC_BASE_URL": base,
+        "CORDIAL_LOG_LEVEL": "WARNING",
+    }
+    server = Gunicorn("ivr:create_app()", workers=2, env=env)
+    try:
+        server.wait_until_serving("/healthz")
+        path = "/voice/answer?attempt=999999&lang=en-US"
+        form = {"CallSid": "CA" + "0" * 32, "CallStatus": "in-progress"}
+        from ivr.config import load_config
+
+        signature = sign(load_config(env, env_file=None), base + path, form)
+        body = "&".join(f"{k}={v}" for k, v in form.items()).encode()
+
+        def post(signature: str) -> tuple[int, str]:
+            request = urllib.request.Request(
+                server.url(path), data=body, headers={"X-Twilio-Signature": signature}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    return answer.status, answer.read().decode()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read().decode()
+
+        status, twiml = post(signature)
+        assert status == 200
+        assert twiml.startswith("<?xml") and "<Hangup />" in twiml  # no such call: goodbye
+        assert post("forged")[0] == 403
+    finally:
+        assert server.stop() == 0
+
+
+def test_without_exclusive_wakeups_it_is_the_sync_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where epoll or EPOLLEXCLUSIVE is missing (not Linux, old kernels' Python builds),
+    the worker runs gunicorn's own sync loop."""
+    ran = []
+    monkeypatch.setattr(webhook_worker, "exclusive_wakeups_available", lambda: False)
+    monkeypatch.setattr(
+        webhook_worker.SyncWorker, "run_for_one", lambda self, timeout: ran.append(timeout)
+    )
+    worker = object.__new__(WebhookWorker)
+    worker.run_for_one(7.5)
+    assert ran == [7.5]
