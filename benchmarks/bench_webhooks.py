@@ -49,7 +49,7 @@ from benchmarks.harness import (  # noqa: E402
     print_table,
     verdict,
 )
-from benchmarks.load import LoadResult, closed_loop, form_post, open_loop  # noqa: E402
+from benchmarks.load import LoadResult, closed_loop, form_post, open_loop, slow_bursts  # noqa: E402
 
 PUBLIC_BASE_URL = "https://cordial.example.com"  # what the carrier calls; signatures cover it
 TARGET_P99_MS = 3.0
@@ -618,6 +618,7 @@ def print_report(
                 percentile(lat, 0.99) * ms,
                 percentile(lat, 0.999) * ms,
                 max(lat, default=float("nan")) * ms,
+                "{} in {}".format(*slow_bursts(r)) if not p.round else "-",
                 p.server_cpu_seconds * ms / r.ok if r.ok else float("nan"),
                 p.database_cpu_seconds * ms / r.ok if r.ok else float("nan"),
                 100 * r.generator_cpu_seconds / r.seconds if r.seconds else float("nan"),
@@ -647,6 +648,7 @@ def print_report(
             "p99 ms",
             "p99.9 ms",
             "max ms",
+            "p99 tail",
             "app CPU ms/req",
             "db CPU ms/req",
             "generator CPU %",
@@ -673,6 +675,9 @@ def print_report(
             f"rows with a high value were measured on a busy machine (each phase first waits up to "
             f"{args.quiet_wait:g} s for idle cores). 'max send lag' = how late the generator "
             "sent a request (counted in its latency).",
+            "'p99 tail' (open loop) = the requests slower than p99, and in how many bursts they came (a "
+            "slow request sent within 0.1 s of the previous one is in its burst): few bursts mean a few "
+            "moments when the whole machine was slow.",
             "'events' = contact events the phase wrote (one per request: each hit a real attempt row). "
             "answer: the open loop answers each ringing attempt once (while there are enough); the closed "
             "loop cycles through them, and a repeated answer has no attempt UPDATE to write.",

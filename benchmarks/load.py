@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from benchmarks.harness import percentile
+
 TIMER_SLACK = 0.0008
 
 
@@ -55,6 +57,7 @@ class LoadResult:
     seconds: float  # from the first scheduled send to the last answer
     sent: int = 0
     latencies: list[float] = field(default_factory=list)  # seconds, completed requests only
+    sent_at: list[float] = field(default_factory=list)  # when each of those was due (perf_counter)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     generator_cpu_seconds: float = 0.0
@@ -241,7 +244,9 @@ class _Client:
         # From the schedule when sent late (the wait counts); from the send when sent a
         # little early (the selector's timeout is in whole milliseconds), so a latency
         # is never understated.
-        result.latencies.append(time.perf_counter() - min(exchange.due, exchange.began))
+        sent = min(exchange.due, exchange.began)
+        result.latencies.append(time.perf_counter() - sent)
+        result.sent_at.append(sent)
         result.statuses[answer[0]] += 1
         result.bodies.setdefault(answer[0], answer[1])
         if exchange.keep:
@@ -286,6 +291,25 @@ def open_loop(
     finally:
         client.close()
     return _ended(result, start, cpu)
+
+
+def slow_bursts(result: LoadResult, share: float = 0.99, gap: float = 0.1) -> tuple[int, int]:
+    """The requests slower than the `share` percentile of latency, and how many bursts they
+    make: a slow request sent within `gap` seconds of the previous slow one is in its burst.
+    A few bursts mean a few moments when everything was slow (the machine); as many bursts
+    as requests, a cost that some requests pay on their own."""
+    if not result.latencies:
+        return 0, 0
+    threshold = percentile(result.latencies, share)
+    slow = sorted(
+        t for t, lat in zip(result.sent_at, result.latencies, strict=True) if lat > threshold
+    )
+    if not slow:
+        return 0, 0
+    bursts = 1 + sum(
+        1 for before, after in zip(slow, slow[1:], strict=False) if after - before > gap
+    )
+    return len(slow), bursts
 
 
 def _ended(result: LoadResult, start: float, cpu: float) -> LoadResult:
