@@ -296,3 +296,71 @@ def test_without_exclusive_wakeups_it_is_the_sync_worker(monkeypatch: pytest.Mon
     worker = object.__new__(WebhookWorker)
     worker.run_for_one(7.5)
     assert ran == [7.5]
+
+
+def _send(server: Gunicorn, request: bytes) -> socket.socket:
+    client = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    client.sendall(request)
+    return client
+
+
+def _read_answer(client: socket.socket) -> bytes:
+    """Everything the server sent until it closed its side (the client's side stays open)."""
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    return received
+
+
+@linux_only
+def test_a_connection_read_to_the_end_is_closed_without_waiting_for_the_client(
+    meeting_server: Gunicorn,
+) -> None:
+    """gunicorn 27's sync worker waits (up to 2 s) for the client to close first; this one
+    is back waiting for connections while the client still holds its end open."""
+    epoll_wait = _syscall_of_an_idle_epoll()
+    client = _send(meeting_server, b"GET /pid HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        answer = _read_answer(client)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        worker = int(answer.rsplit(b"\r\n\r\n", 1)[1])
+        assert _wait_for_sleep(worker) == epoll_wait  # not in recv, waiting for our FIN
+    finally:
+        client.close()
+
+
+@linux_only
+def test_a_request_left_unread_still_gets_its_whole_answer(meeting_server: Gunicorn) -> None:
+    """The app never reads this body: closing at once would reset the connection and could
+    cut the answer short, so that connection gets gunicorn's graceful close: the worker
+    drains it and waits for the client to close first."""
+    epoll_wait = _syscall_of_an_idle_epoll()
+    body = b"x" * 20_000
+    client = _send(
+        meeting_server,
+        b"POST /pid HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+    )
+    try:
+        workers = meeting_server.worker_pids()
+        deadline = time.monotonic() + 30
+        while not any(_wait_for_sleep(pid) != epoll_wait for pid in workers):
+            assert time.monotonic() < deadline, "no worker stayed on the connection"
+        answer = _read_answer(client)  # after the worker's close: a reset would be here
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert int(answer.rsplit(b"\r\n\r\n", 1)[1]) in workers
+    finally:
+        client.close()
+
+
+def test_closing_only_what_was_read_to_the_end() -> None:
+    """close_if_read_to_the_end on a real socket pair: unread bytes keep it open."""
+    for unread, closes in ((b"", True), (b"more of the request", False)):
+        ours, theirs = socket.socketpair()
+        try:
+            if unread:
+                theirs.sendall(unread)
+            assert webhook_worker.close_if_read_to_the_end(ours) is closes
+            assert (ours.fileno() == -1) is closes
+        finally:
+            ours.close()
+            theirs.close()
