@@ -12,16 +12,9 @@ still warm from the last request; the others are woken only when it is busy. On 
 200 requests/s that took 7 % off the webhooks' CPU per request and 16 % off the minimal
 Flask app's (README, "Scaling out").
 
-It also closes a connection as soon as its answer is written when the request was read to
-the end, as gunicorn did before version 27, instead of waiting up to 2 s for the client to
-close first (gunicorn 27's graceful close, which keeps the worker from its next connection
-for a round trip to the client, and which protects only a request left partly unread: that
-one still gets it). On 2 cores that raised the webhooks' closed-loop maximum by about a sixth
-(README, "Scaling out").
-
 Everything else (parsing, the request itself, timeouts, signals, graceful shutdown) is the
-`sync` worker's own. Without EPOLLEXCLUSIVE, or with more than one listening socket, it waits
-as the `sync` worker does.
+`sync` worker's own. Without EPOLLEXCLUSIVE, or with more than one listening socket, it is
+the `sync` worker unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +22,6 @@ from __future__ import annotations
 import errno
 import os
 import select
-import socket
 
 from gunicorn.workers.sync import SyncWorker
 
@@ -73,28 +65,6 @@ class WebhookWorker(SyncWorker):
                     if fd == wakeup:
                         _drain(wakeup)
 
-    def handle_request(self, listener, req, client, addr) -> None:
-        super().handle_request(listener, req, client, addr)
-        if not self.cfg.is_ssl:
-            close_if_read_to_the_end(client)
-
-
-def close_if_read_to_the_end(client: socket.socket) -> bool:
-    """Close a connection whose answer was sent, when nothing of the request waits unread:
-    then closing cannot make the kernel reset the connection and cut the answer short, the
-    case gunicorn's graceful close is for. gunicorn's own close, which follows, finds it
-    closed. Whether it closed."""
-    try:
-        unread = client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        unread = b""  # nothing waiting
-    except OSError:
-        return False  # gunicorn's close deals with a broken connection
-    if unread:
-        return False  # the app left part of the request unread: the graceful close drains it
-    client.close()
-    return True
-
 
 def _drain(fd: int) -> None:
     try:
@@ -104,4 +74,4 @@ def _drain(fd: int) -> None:
         pass
 
 
-__all__ = ["WebhookWorker", "close_if_read_to_the_end", "exclusive_wakeups_available"]
+__all__ = ["WebhookWorker", "exclusive_wakeups_available"]

@@ -29,6 +29,5 @@ def app(environ, start_response):
                 status = "504 Gateway Timeout"
                 break
             time.sleep(0.01)
-    body = str(os.getpid()).encode()
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
+    start_response(status, [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
