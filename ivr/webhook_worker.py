@@ -42,14 +42,13 @@ class WebhookWorker(SyncWorker):
     """gunicorn's sync worker that waits for connections with EPOLLEXCLUSIVE."""
 
     def run_for_one(self, timeout: float) -> None:
-        if not exclusive_wakeups_available():
-            super().run_for_one(timeout)
-            return
         listener = self.sockets[0]
         wakeup = self.PIPE[0]  # gunicorn writes a byte there on every signal
-        with select.epoll() as waiting:
-            waiting.register(listener.fileno(), select.EPOLLIN | select.EPOLLEXCLUSIVE)
-            waiting.register(wakeup, select.EPOLLIN)
+        waiting = _exclusive_waiting(listener.fileno(), wakeup)
+        if waiting is None:
+            super().run_for_one(timeout)
+            return
+        with waiting:
             while self.alive:
                 self.notify()
                 try:
@@ -64,6 +63,22 @@ class WebhookWorker(SyncWorker):
                 for fd, _events in waiting.poll(min(timeout, _LONGEST_SLEEP_SECONDS)):
                     if fd == wakeup:
                         _drain(wakeup)
+
+
+def _exclusive_waiting(listener: int, wakeup: int) -> select.epoll | None:
+    """An epoll set with the listening socket in exclusive mode and gunicorn's signal pipe;
+    None where exclusive wakeups are missing (not Linux, or a kernel before 4.5 refuses
+    the flag)."""
+    if not exclusive_wakeups_available():
+        return None
+    waiting = select.epoll()
+    try:
+        waiting.register(listener, select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        waiting.register(wakeup, select.EPOLLIN)
+    except OSError:
+        waiting.close()
+        return None
+    return waiting
 
 
 def _drain(fd: int) -> None:

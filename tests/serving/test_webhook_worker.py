@@ -5,6 +5,7 @@ first is busy; signed webhooks answered; a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -293,6 +294,38 @@ def test_without_exclusive_wakeups_it_is_the_sync_worker(monkeypatch: pytest.Mon
     monkeypatch.setattr(
         webhook_worker.SyncWorker, "run_for_one", lambda self, timeout: ran.append(timeout)
     )
-    worker = object.__new__(WebhookWorker)
-    worker.run_for_one(7.5)
+    listener = socket.socket()
+    try:
+        worker = object.__new__(WebhookWorker)
+        worker.sockets, worker.PIPE = [listener], (-1, -1)
+        worker.run_for_one(7.5)
+    finally:
+        listener.close()
+    assert ran == [7.5]
+
+
+def test_a_kernel_that_refuses_exclusive_wakeups_gets_the_sync_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python may know EPOLLEXCLUSIVE where the kernel (before 4.5) refuses it: epoll_ctl
+    fails with EINVAL, as it does for EPOLLEXCLUSIVE with EPOLLONESHOT, which stands in
+    for the old kernel here."""
+    if not exclusive_wakeups_available():
+        pytest.skip("no epoll here: the test above covers the fallback")
+    monkeypatch.setattr(
+        webhook_worker.select, "EPOLLEXCLUSIVE", select.EPOLLEXCLUSIVE | select.EPOLLONESHOT
+    )
+    ran = []
+    monkeypatch.setattr(
+        webhook_worker.SyncWorker, "run_for_one", lambda self, timeout: ran.append(timeout)
+    )
+    listener, wakeup_read, wakeup_write = socket.socket(), *os.pipe()
+    try:
+        worker = object.__new__(WebhookWorker)
+        worker.sockets, worker.PIPE = [listener], (wakeup_read, wakeup_write)
+        worker.run_for_one(7.5)
+    finally:
+        listener.close()
+        os.close(wakeup_read)
+        os.close(wakeup_write)
     assert ran == [7.5]
