@@ -28,10 +28,6 @@ from gunicorn.workers.sync import SyncWorker
 # What accept() raises when the connection it was woken for is gone (another process took
 # it, or the client gave up): wait again.
 _NOTHING_TO_ACCEPT = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
-# An idle worker also looks for connections this often without being woken: on kernels
-# before 6.0 a wakeup meant for it could go to a worker already woken (and so busy), and
-# the connection would wait for that worker's request, or for this timeout, not longer.
-_LONGEST_SLEEP_SECONDS = 1.0
 
 
 def exclusive_wakeups_available() -> bool:
@@ -40,6 +36,11 @@ def exclusive_wakeups_available() -> bool:
 
 class WebhookWorker(SyncWorker):
     """gunicorn's sync worker that waits for connections with EPOLLEXCLUSIVE."""
+
+    # An idle worker also looks for connections this often without being woken: on kernels
+    # before 6.0 a wakeup meant for it could go to a worker already woken (and so busy), and
+    # the connection would wait for that worker's request, or for this, not longer.
+    longest_sleep_seconds = 1.0
 
     def run_for_one(self, timeout: float) -> None:
         listener = self.sockets[0]
@@ -60,15 +61,16 @@ class WebhookWorker(SyncWorker):
                         raise
                 if not self.is_parent_alive():
                     return
-                for fd, _events in waiting.poll(min(timeout, _LONGEST_SLEEP_SECONDS)):
+                for fd, _events in waiting.poll(min(timeout, self.longest_sleep_seconds)):
                     if fd == wakeup:
                         _drain(wakeup)
 
 
 def _exclusive_waiting(listener: int, wakeup: int) -> select.epoll | None:
     """An epoll set with the listening socket in exclusive mode and gunicorn's signal pipe;
-    None where exclusive wakeups are missing (not Linux, or a kernel before 4.5 refuses
-    the flag)."""
+    None where exclusive wakeups are missing (not Linux) or the kernel refuses the flag
+    (EINVAL). A kernel older than 4.5 ignores it: every idle worker wakes, as with the sync
+    worker."""
     if not exclusive_wakeups_available():
         return None
     waiting = select.epoll()

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from ivr.webhook_worker import WebhookWorker
+
 MEETING_SECONDS = 20
 
 
@@ -31,3 +33,11 @@ def app(environ, start_response):
             time.sleep(0.01)
     start_response(status, [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
+
+
+class PatientWorker(WebhookWorker):
+    """The webhook worker without its once-a-second look for connections (gunicorn's
+    heartbeat still wakes it every timeout/2): a connection it was not woken for waits
+    far longer than a meeting, so a lost wakeup fails the meeting instead of slowing it."""
+
+    longest_sleep_seconds = 3600.0

@@ -47,8 +47,17 @@ def _children(pid: int) -> list[int]:
 class Gunicorn:
     """gunicorn on 127.0.0.1 under `timeout`, which passes a SIGTERM on to it."""
 
-    def __init__(self, app: str, workers: int, env: dict[str, str], worker: str = WORKER):
+    def __init__(
+        self,
+        app: str,
+        workers: int,
+        env: dict[str, str],
+        log: Path,
+        worker: str = WORKER,
+    ):
         self.port = _free_port()
+        self.log = log
+        self._log_file = log.open("ab")
         self.process = subprocess.Popen(
             [
                 "timeout",
@@ -61,15 +70,21 @@ class Gunicorn:
                 str(workers),
                 "--worker-class",
                 worker,
+                # Longer than `stop` waits: a worker that ignores SIGTERM fails the test
+                # instead of being killed by the arbiter.
                 "--graceful-timeout",
-                "10",
+                "60",
+                # gunicorn's heartbeat wakes an idle worker every timeout/2: longer than
+                # a meeting, so only a real wakeup gets a connection to a sleeping worker.
+                "--timeout",
+                "120",
                 "--chdir",
                 str(ROOT),
                 app,
             ],
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log_file,
             start_new_session=True,
         )
         self.workers = workers
@@ -84,7 +99,7 @@ class Gunicorn:
         """The workers, once all of them have started."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.stderr.read().decode()
+            assert self.process.poll() is None, self.log.read_text()
             try:
                 pids = _children(self.master())
             except (IndexError, OSError):
@@ -101,25 +116,34 @@ class Gunicorn:
                 with urllib.request.urlopen(self.url(path), timeout=5):
                     return
             except OSError:
-                assert self.process.poll() is None, self.process.stderr.read().decode()
+                assert self.process.poll() is None, self.log.read_text()
                 assert time.monotonic() < deadline, "gunicorn did not answer"
                 time.sleep(0.1)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        """SIGTERM, and gunicorn's exit status; a server still running 30 s later is
+        killed and fails the test."""
         try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-            raise
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+                raise
+        finally:
+            self._log_file.close()
 
 
 @pytest.fixture
 def meeting_server(tmp_path: Path) -> Iterator[Gunicorn]:
     server = Gunicorn(
-        "tests.serving.meeting_app:app", workers=2, env={"MEETING_DIR": str(tmp_path)}
+        "tests.serving.meeting_app:app",
+        workers=2,
+        env={"MEETING_DIR": str(tmp_path)},
+        log=tmp_path / "gunicorn.log",
+        worker="tests.serving.meeting_app.PatientWorker",
     )
     try:
         server.wait_until_serving()
@@ -136,6 +160,7 @@ def _get(url: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
+@linux_only
 def test_a_connection_that_arrives_while_a_worker_is_busy_wakes_another_worker(
     meeting_server: Gunicorn,
 ) -> None:
@@ -223,6 +248,7 @@ def test_the_stock_sync_worker_spreads_the_same_load(tmp_path: Path) -> None:
         "tests.serving.meeting_app:app",
         workers=2,
         env={"MEETING_DIR": str(tmp_path)},
+        log=tmp_path / "gunicorn.log",
         worker="sync",
     )
     try:
@@ -240,6 +266,7 @@ def test_the_stock_sync_worker_spreads_the_same_load(tmp_path: Path) -> None:
         server.stop()
 
 
+@linux_only
 def test_sigterm_stops_the_master_and_its_workers(meeting_server: Gunicorn) -> None:
     workers = meeting_server.worker_pids()
     assert meeting_server.stop() == 0
@@ -258,7 +285,7 @@ def test_voice_webhooks_under_the_worker(tmp_path: Path) -> None:
         "CORDIAL_PUBLIC_BASE_URL": base,
         "CORDIAL_LOG_LEVEL": "WARNING",
     }
-    server = Gunicorn("ivr:create_app()", workers=2, env=env)
+    server = Gunicorn("ivr:create_app()", workers=2, env=env, log=tmp_path / "gunicorn.log")
     try:
         server.wait_until_serving("/healthz")
         path = "/voice/answer?attempt=999999&lang=en-US"
@@ -283,7 +310,8 @@ def test_voice_webhooks_under_the_worker(tmp_path: Path) -> None:
         assert twiml.startswith("<?xml") and "<Hangup />" in twiml  # no such call: goodbye
         assert post("forged")[0] == 403
     finally:
-        assert server.stop() == 0
+        stopped = server.stop()
+    assert stopped == 0
 
 
 def test_without_exclusive_wakeups_it_is_the_sync_worker(monkeypatch: pytest.MonkeyPatch) -> None:
