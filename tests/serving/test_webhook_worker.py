@@ -335,9 +335,8 @@ def test_without_exclusive_wakeups_it_is_the_sync_worker(monkeypatch: pytest.Mon
 def test_a_kernel_that_refuses_exclusive_wakeups_gets_the_sync_worker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Python may know EPOLLEXCLUSIVE where the kernel (before 4.5) refuses it: epoll_ctl
-    fails with EINVAL, as it does for EPOLLEXCLUSIVE with EPOLLONESHOT, which stands in
-    for the old kernel here."""
+    """Where the kernel refuses EPOLLEXCLUSIVE, epoll_ctl fails with EINVAL, as it does
+    for EPOLLEXCLUSIVE with EPOLLONESHOT, which stands in for such a kernel here."""
     if not exclusive_wakeups_available():
         pytest.skip("no epoll here: the test above covers the fallback")
     monkeypatch.setattr(
