@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -136,20 +137,27 @@ class Gunicorn:
             self._log_file.close()
 
 
-@pytest.fixture
-def meeting_server(tmp_path: Path) -> Iterator[Gunicorn]:
+@contextmanager
+def _meeting_gunicorn(folder: Path, worker: str) -> Iterator[Gunicorn]:
+    """The meeting app in 2 workers of `worker`, answering."""
     server = Gunicorn(
         "tests.serving.meeting_app:app",
         workers=2,
-        env={"MEETING_DIR": str(tmp_path)},
-        log=tmp_path / "gunicorn.log",
-        worker="tests.serving.meeting_app.PatientWorker",
+        env={"MEETING_DIR": str(folder)},
+        log=folder / "gunicorn.log",
+        worker=worker,
     )
     try:
         server.wait_until_serving()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def meeting_server(tmp_path: Path) -> Iterator[Gunicorn]:
+    with _meeting_gunicorn(tmp_path, "tests.serving.meeting_app.PatientWorker") as server:
+        yield server
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -240,30 +248,41 @@ def test_idle_workers_are_woken_one_at_a_time_and_always_the_same_first(
     assert first in workers
 
 
+def _voluntary_switches(pid: int) -> int:
+    """How many times `pid` has given up the processor: it grows by at least one each
+    time the process is woken and sleeps again."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no voluntary_ctxt_switches for {pid}")
+
+
 @linux_only
-def test_the_stock_sync_worker_spreads_the_same_load(tmp_path: Path) -> None:
-    """The comparison that makes the test above mean something: the same requests, sent
-    the same way to gunicorn's own sync worker, reach both workers."""
-    server = Gunicorn(
-        "tests.serving.meeting_app:app",
-        workers=2,
-        env={"MEETING_DIR": str(tmp_path)},
-        log=tmp_path / "gunicorn.log",
-        worker="sync",
-    )
-    try:
-        server.wait_until_serving()
+@pytest.mark.parametrize(
+    ("worker", "woken"),
+    [("tests.serving.meeting_app.PatientWorker", 1), ("sync", 2)],
+    ids=["webhook-worker", "stock-sync"],
+)
+def test_a_connection_to_idle_workers_wakes_one_webhook_worker_but_every_sync_worker(
+    tmp_path: Path, worker: str, woken: int
+) -> None:
+    """The comparison that makes the test above mean something: with both workers asleep,
+    gunicorn's own sync worker is woken twice per connection (both wake, one accepts, the
+    other finds nothing and sleeps again); the webhook worker once. (Neither wakes by
+    itself during the test: gunicorn's heartbeat comes every timeout/2 = 60 s and the
+    patient worker has no once-a-second look.)"""
+    with _meeting_gunicorn(tmp_path, worker) as server:
         workers = server.worker_pids()
-        served = set()
-        for _ in range(60):
+        counts = []
+        for _ in range(10):
             for pid in workers:
                 _wait_for_sleep(pid)
-            served.add(int(_get(server.url("/pid"))[1]))
-            if len(served) == 2:
-                break
-        assert served == set(workers)
-    finally:
-        server.stop()
+            before = {pid: _voluntary_switches(pid) for pid in workers}
+            assert _get(server.url("/pid"))[0] == 200
+            for pid in workers:
+                _wait_for_sleep(pid)
+            counts.append(sum(_voluntary_switches(pid) != before[pid] for pid in workers))
+    assert counts == [woken] * 10
 
 
 @linux_only
