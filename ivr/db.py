@@ -15,13 +15,24 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Executable,
+    Result,
+    create_engine,
+    event,
+    inspect,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -260,7 +271,8 @@ class DriverStatement:
     cents, JSON), so the values read and written are the same as through a Session."""
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+        # A Core statement is a ClauseElement, and compiles to an SQLCompiler.
+        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=dialect))
         self.sql = compiled.string
         self._dialect = dialect
         # Binds with a value of their own (a literal compared in a WHERE); the rest come
@@ -298,6 +310,12 @@ class DriverStatement:
             for name, process in self._binds
         }
 
+    def _named(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The parameters by name, as psycopg's paramstyle has them."""
+        parameters = self.parameters(values)
+        assert isinstance(parameters, dict), "PostgreSQL's parameters are named"
+        return parameters
+
     def execute(self, driver: Any, values: dict[str, Any] | list[dict[str, Any]]) -> Any:
         """Run on a driver connection (one set of values, or several: executemany);
         return the cursor."""
@@ -313,14 +331,14 @@ class DriverStatement:
         by itself), through libpq (ivr.libpq). `raw`: a pooled connection
         (PoolProxiedConnection). SQLite's writes take the writer lock first (write_driver)."""
         assert self._libpq is not None, "a statement runs by itself on PostgreSQL only"
-        self._libpq.run(raw.info, raw.driver_connection, self.parameters(values))
+        self._libpq.run(raw.info, raw.driver_connection, self._named(values))
 
     def first(self, raw: Any, values: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a SELECT run outside any transaction (on PostgreSQL through
         libpq, see `run`), its values as SQLAlchemy would give them."""
         if self._libpq is not None:
             row, type_codes = self._libpq.first(
-                raw.info, raw.driver_connection, self.parameters(values)
+                raw.info, raw.driver_connection, self._named(values)
             )
         else:
             cursor = self.execute(raw.driver_connection, values)
@@ -384,8 +402,14 @@ class DriverLease:
         self.close()
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def rows_changed(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE run through a Session changed (its CursorResult's
+    rowcount; SQLAlchemy types `Session.execute` as returning any Result)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def is_postgres(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "postgresql"
 
 
 def alembic_config(url: str):
@@ -594,7 +618,7 @@ class Database:
             raise
         lease.done()
 
-    def _forget_if_dropped(self, raw: Any, error: BaseException) -> bool:
+    def _forget_if_dropped(self, raw: Any, error: Any) -> bool:
         """When `error` says the server dropped the connection: discard it and the idle
         ones pooled with it (a restarted server dropped them all), and say so."""
         if not self.engine.dialect.is_disconnect(error, raw.dbapi_connection, None):

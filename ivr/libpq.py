@@ -22,8 +22,12 @@ from collections import OrderedDict
 from typing import Any
 
 import psycopg
+from psycopg import abc as psycopg_abc
 from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
+
+# A prepared statement's identity on a connection: its SQL and its parameters' type OIDs.
+StatementKey = tuple[bytes, tuple[int, ...] | None]
 
 # Prepared statements kept per connection, the least recently used deallocated beyond
 # (the same SQL gets one per set of parameter types, and psycopg picks int2, int4 or
@@ -68,10 +72,10 @@ class _Session:
     def __init__(self, driver: psycopg.Connection) -> None:
         self.driver = driver
         self.transformer = Transformer(driver)
-        self.prepared: OrderedDict[tuple[bytes, tuple[int, ...]], bytes] = OrderedDict()
+        self.prepared: OrderedDict[StatementKey, bytes] = OrderedDict()
         self.encoding = driver.info.encoding
 
-    def prepared_name(self, key: tuple[bytes, tuple[int, ...]]) -> bytes:
+    def prepared_name(self, key: StatementKey) -> bytes:
         """The name `key` (SQL, parameter types) is prepared under, preparing it now
         when needed (and deallocating the least recently used beyond PREPARED_KEPT)."""
         name = self.prepared.get(key)
@@ -87,7 +91,7 @@ class _Session:
         self.prepared[key] = name
         return name
 
-    def forget(self, key: tuple[bytes, tuple[int, ...]], result: pq.abc.PGresult) -> bool:
+    def forget(self, key: StatementKey, result: pq.abc.PGresult) -> bool:
         """After `result` failed: whether the statement never ran because the server no
         longer has it as prepared (then it is forgotten, to be prepared again)."""
         state = result.error_field(pq.DiagnosticField.SQLSTATE)
@@ -117,7 +121,7 @@ class LibpqStatement:
 
     def run(
         self, info: dict[Any, Any], driver: psycopg.Connection, params: dict[str, Any]
-    ) -> Transformer:
+    ) -> psycopg_abc.Transformer:
         """Run with `params` (values by name, already through SQLAlchemy's bind processors).
         `info`: a dictionary that lives as long as the connection (the pool's
         `ConnectionFairy.info`), where what was prepared on it is kept. Returns the
@@ -140,7 +144,8 @@ class LibpqStatement:
             return _loaded(pgconn.exec_params(self.sql, values, types), session)
         key = (self.sql, types)
         for retry in (False, True):
-            result = pgconn.exec_prepared(session.prepared_name(key), values)
+            # None values are NULLs: libpq takes them, though psycopg's annotation omits it.
+            result = pgconn.exec_prepared(session.prepared_name(key), values)  # type: ignore[arg-type]
             if result.status in _OK or retry or not session.forget(key, result):
                 break
         return _loaded(result, session)
@@ -156,7 +161,7 @@ class LibpqStatement:
         return row, [result.ftype(i) for i in range(result.nfields)]
 
 
-def _loaded(result: pq.abc.PGresult, session: _Session) -> Transformer:
+def _loaded(result: pq.abc.PGresult, session: _Session) -> psycopg_abc.Transformer:
     """The session's Transformer holding `result`, or the error `result` says."""
     _checked(result, session)
     session.transformer.set_pgresult(result)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     Time,
     TypeDecorator,
@@ -103,6 +104,11 @@ class Rate(TypeDecorator[Decimal]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), Decimal: Money(), dict[str, Any]: JSON}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table, for Core statements (SQLAlchemy types `__table__` as any FromClause)."""
+    return cast(Table, model.__table__)
 
 
 def _now() -> datetime:
@@ -455,5 +461,5 @@ class User(Base):
 __all__ = [
     "Attempt", "AttemptState", "Base", "BlockListEntry", "LoginFailure", "Callback", "CallingWindow", "Campaign",
     "ContactEvent", "Creditor", "Debt", "DebtStatus", "Debtor", "Holiday", "PaymentInstrument",
-    "Phone", "PromiseToPay", "SmsMessage", "TERMINAL_ATTEMPT_STATES", "User",
+    "Phone", "PromiseToPay", "SmsMessage", "TERMINAL_ATTEMPT_STATES", "User", "table_of",
 ]

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.compliance.reason import HISTORY_UNAVAILABLE, LIVE_ATTEMPT
-from ivr.db import is_postgres
+from ivr.db import is_postgres, rows_changed
 from ivr.dialer.id_lists import one_of
 from ivr.dialer.queue import Candidate, due_callbacks, due_debtors
 from ivr.models import (
@@ -40,6 +40,7 @@ from ivr.models import (
     Debt,
     Debtor,
     Phone,
+    table_of,
 )
 from ivr.runtime import Runtime
 from ivr.telephony.carrier import CallInfo, CallRequest, Carrier, CarrierError
@@ -73,7 +74,7 @@ def _claim_insert(postgres: bool) -> Insert:
     """
     dialect = postgresql if postgres else sqlite
     return (
-        dialect.insert(Attempt.__table__)
+        dialect.insert(table_of(Attempt))
         .on_conflict_do_nothing(index_elements=["debtor_id"], index_where=text("active"))
         .returning(Attempt.id, Attempt.debtor_id, Attempt.phone_id, Attempt.campaign_id,
                    Attempt.idempotency_key, Attempt.callback_id)
@@ -174,8 +175,9 @@ class Dialer:
             budgets = self._budgets(session, {v.campaign_id for v in verdicts if v.allowed and v.campaign_id})
             chosen: list[Verdict] = []
             for verdict in verdicts:
-                if verdict.allowed and budgets.get(verdict.campaign_id, 0) > 0:
-                    budgets[verdict.campaign_id] -= 1
+                campaign_id = verdict.campaign_id
+                if verdict.allowed and campaign_id is not None and budgets.get(campaign_id, 0) > 0:
+                    budgets[campaign_id] -= 1
                     chosen.append(verdict)
                 elif not verdict.allowed:
                     for rule in verdict.rule_ids:
@@ -246,7 +248,7 @@ class Dialer:
             session.execute(update(Callback).where(one_of(Callback.id, callback_ids, postgres))
                             .values(status="dialing"))
         session.execute(
-            ContactEvent.__table__.insert(),
+            table_of(ContactEvent).insert(),
             [
                 {"debtor_id": r.debtor_id, "attempt_id": r.id, "phone_id": r.phone_id, "kind": "attempt.claimed",
                  "channel": "voice", "actor": self.worker_id, "occurred_at": now,
@@ -334,7 +336,7 @@ class Dialer:
     def _take_lease(self, session: Session, attempt_id: int, claimed_after: datetime) -> bool:
         """claimed -> dialing, only if nothing changed that forbids the call since the claim
         and the claim is recent enough that its window check still holds."""
-        attempt = Attempt.__table__
+        attempt = table_of(Attempt)
         still_allowed = and_(
             exists().where(Campaign.id == attempt.c.campaign_id, Campaign.status == "running"),
             exists().where(Debtor.id == attempt.c.debtor_id, Debtor.voice_opt_out_at.is_(None)),
@@ -349,7 +351,7 @@ class Dialer:
                    attempt.c.created_at >= claimed_after, still_allowed)
             .values(state=AttemptState.DIALING.value)
         )
-        return result.rowcount == 1
+        return rows_changed(result) == 1
 
     def _adopt(self, session: Session, attempt_id: int, info: CallInfo, now: datetime) -> None:
         """Record the carrier's call on the attempt (placed, or found by reconciliation)."""
@@ -403,7 +405,7 @@ class Dialer:
                                       Attempt.placed_at < now - STALE_CALL).limit(limit)
             ).all()
             pending = [(a.id, a.state, a.carrier_call_sid, self._request_for(session, a)) for a in unplaced]
-            stale_sids = [(a.id, a.carrier_call_sid) for a in stale]
+            stale_sids = [(a.id, a.carrier_call_sid) for a in stale if a.carrier_call_sid]
         for attempt_id, state, _sid, request in pending:
             try:
                 found = self.carrier.find_call(request) if state == AttemptState.DIALING.value else None

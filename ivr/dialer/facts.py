@@ -254,7 +254,7 @@ def evaluate_candidates(session: Session, candidates: list[Candidate], now: date
     batch = _load(session, [c.debtor_id for c in candidates], now,
                   extra_debt_ids=[c.callback_debt_id for c in candidates if c.callback_debt_id],
                   extra_campaign_ids=[c.callback_campaign_id for c in candidates if c.callback_campaign_id])
-    requested = {}
+    requested: dict[int | None, datetime] = {}
     callback_ids = [c.callback_id for c in candidates if c.callback_id]
     if callback_ids:
         requested = dict(session.execute(select(Callback.id, Callback.created_at).where(

@@ -77,8 +77,9 @@ def refusal_reason(facts: ChannelFacts) -> str | None:
     return None
 
 
-def channel_for(debtor: Debtor) -> str:
-    return "whatsapp" if debtor.preferred_channel == "whatsapp" else "sms"
+def channel_for(preferred_channel: str) -> str:
+    """The channel a second copy goes by, from the debtor's preference."""
+    return "whatsapp" if preferred_channel == "whatsapp" else "sms"
 
 
 def send_second_copy(
@@ -97,7 +98,7 @@ def send_second_copy(
     `sms.failed` and raises SecondCopyRefused: catch it inside your unit of work (before the
     session's `with` block ends) so that the record of the refusal is committed."""
     now = runtime.clock.now()
-    channel = channel or channel_for(debtor)
+    channel = channel or channel_for(debtor.preferred_channel)
     phone = phone or _pick_phone(debtor, channel)
 
     def refuse(reason: str, kind: str = "sms.refused", **extra: Any) -> SecondCopyRefused:

@@ -211,7 +211,7 @@ def _sentences_of(
 def _call_language(config: Config, catalog: PromptCatalog, wanted: str | None) -> str:
     """The language the call will speak: as `ivr.voice.webhooks` picks it."""
     if wanted in catalog.languages:
-        return wanted  # type: ignore[return-value]
+        return wanted
     default = config.get("CORDIAL_DEFAULT_LANGUAGE")
     return default if default in catalog.languages else catalog.languages[0]
 

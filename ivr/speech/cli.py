@@ -75,11 +75,14 @@ def render_cmd(
     target = audio_dir or Path(config.get("CORDIAL_AUDIO_DIR"))
     renderer = TtsRenderer(engine or config.get("CORDIAL_TTS_ENGINE"))
 
+    def shown(step: RenderProgress | None) -> str | None:
+        return f"{step.prompt.language} {step.prompt.key}" if step else None
+
     with click.progressbar(
         length=len(texts.ahead),
         label=f"Rendering {len(texts.ahead)} prompts",
         show_pos=True,
-        item_show_func=lambda step: f"{step.prompt.language} {step.prompt.key}" if step else None,
+        item_show_func=shown,
     ) as bar:
 
         def report(step: RenderProgress) -> None:

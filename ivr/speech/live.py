@@ -388,7 +388,8 @@ class MediaStreamSession:
                 return CLOSE_POLICY
 
     def _start(self, event: dict[str, Any]) -> bool:
-        start = event.get("start") if isinstance(event.get("start"), dict) else {}
+        start = event.get("start")
+        start = start if isinstance(start, dict) else {}
         parameters = start.get("customParameters")
         parameters = parameters if isinstance(parameters, dict) else {}
         raw_attempt = str(parameters.get("attempt", ""))
@@ -486,7 +487,8 @@ def _parse(message: str | bytes) -> dict[str, Any]:
 
 def _inbound_audio(event: dict[str, Any]) -> bytes:
     """The caller's audio in a media message, as 16-bit PCM (nothing for other tracks)."""
-    media = event.get("media") if isinstance(event.get("media"), dict) else {}
+    media = event.get("media")
+    media = media if isinstance(media, dict) else {}
     if media.get("track", "inbound") != "inbound":
         return b""
     try:

@@ -51,6 +51,7 @@ from ivr.models import (
     Debt,
     Debtor,
     Phone,
+    table_of,
 )
 
 # The states before the callee answers: an answer moves any of them to in-progress.
@@ -189,7 +190,7 @@ def load_call(
     return CallContext(*views)
 
 
-_ATTEMPT = Attempt.__table__
+_ATTEMPT = table_of(Attempt)
 # What the flow gives of every event (ivr.voice.flow.CallFlow.record).
 _EVENT_COLUMNS = (
     "debtor_id",
@@ -238,8 +239,9 @@ def _event_insert_with(changes: tuple[str, ...]) -> Insert:
     data-modifying WITH (PostgreSQL): both or neither, in one statement."""
     # Parameters named event_<column>: a parameter named like an attempt column would
     # join the UPDATE's SET clause.
-    columns = ContactEvent.__table__.c
-    statement = insert(ContactEvent.__table__).values(
+    table = table_of(ContactEvent)
+    columns = table.c
+    statement = insert(table).values(
         {name: bindparam(f"event_{name}", type_=columns[name].type) for name in _EVENT_COLUMNS}
     )
     if not changes:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ivr.db import rows_changed
 from ivr.messaging.second_copy import SecondCopyRefused, channel_for, send_second_copy
 from ivr.models import Callback, Debt, Debtor, DebtStatus, Phone, User
 from ivr.runtime import Runtime
@@ -396,7 +397,7 @@ class CallFlow:
         return lines
 
     def _ask_menu(self, prefix: Sequence[Line], tries: int) -> None:
-        channel = CHANNEL_NAMES[channel_for(self.debtor)]
+        channel = CHANNEL_NAMES[channel_for(self.debtor.preferred_channel)]
         url = self._url("menu", tries)
         self.reply.ask(
             [*prefix, line("menu", channel=channel)],
@@ -426,14 +427,14 @@ class CallFlow:
         )
 
     def _send_second_copy(self) -> None:
-        channel = channel_for(self.debtor)
+        channel = channel_for(self.debtor.preferred_channel)
         self.writes.write_events()  # the key press goes in the log before what it caused
         session, call = self.session, self.call
         try:
             send_second_copy(
                 session,
                 self.runtime,
-                session.get(Debtor, self.debtor.id),
+                session.get_one(Debtor, self.debtor.id),
                 session.get(Debt, call.debt.id) if call.debt else None,
                 "ivr",
                 phone=session.get(Phone, call.phone.id),
@@ -707,11 +708,13 @@ class CallFlow:
                 .where(model.id == row_id, model.voice_opt_out_at.is_(None))
                 .values(voice_opt_out_at=self.now)
             )
-        canceled = self.session.execute(
-            update(Callback)
-            .where(Callback.debtor_id == debtor.id, Callback.status == "scheduled")
-            .values(status="canceled")
-        ).rowcount
+        canceled = rows_changed(
+            self.session.execute(
+                update(Callback)
+                .where(Callback.debtor_id == debtor.id, Callback.status == "scheduled")
+                .values(status="canceled")
+            )
+        )
         self._step("opted_out")
         self._outcome("opted-out")
         self.record(

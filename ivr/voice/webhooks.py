@@ -61,7 +61,7 @@ def _twiml(body: str) -> Response:
 def _language(runtime: Runtime, wanted: str | None) -> str:
     languages = prompt_catalog().languages
     if wanted in languages:
-        return wanted  # type: ignore[return-value]
+        return wanted
     default = runtime.config.get("CORDIAL_DEFAULT_LANGUAGE")
     return default if default in languages else languages[0]
 

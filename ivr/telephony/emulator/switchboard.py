@@ -8,6 +8,7 @@ queue runs out as a `HungUp`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from .emulator import CarrierEmulator
 
 MAX_QUEUE_SIZE = 1000
+
+
+def _still_waiting_in(call: EmulatedCall, queue: str) -> bool:
+    return call.queue == queue and not call.ended
 
 
 @dataclass
@@ -138,7 +143,7 @@ class Switchboard:
                     emu.timeline.interrupt(
                         member.process,
                         Bridged(dequeuer.sid),
-                        condition=lambda m=member: m.queue == name and not m.ended,
+                        condition=functools.partial(_still_waiting_in, member, name),
                     )
                 return member
             return None
