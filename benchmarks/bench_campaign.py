@@ -226,6 +226,12 @@ def print_report(runs: list[CampaignRun], args: argparse.Namespace) -> None:
         ["outcome", *(r.database for r in runs)],
         [[k, *(r.result.audit.outcomes.get(k, 0) for r in runs)] for k in keys],
     )
+    contacts = list(runs[0].result.audit.contacts) if runs else []
+    print_table(
+        "Contacts (audit)",
+        ["contact", *(r.database for r in runs)],
+        [[k.replace("_", " "), *(r.result.audit.contacts.get(k, 0) for r in runs)] for k in contacts],
+    )
     blocked = sorted({k for r in runs for k in r.result.blocked})
     print_table(
         "Decisions that blocked a candidate (rule, count over all ticks)",

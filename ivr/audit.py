@@ -28,7 +28,8 @@ MIN_HUMAN_SECONDS = 6
 
 @dataclass
 class AuditReport:
-    outcomes: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)  # attempts per outcome (or state)
+    contacts: dict[str, int] = field(default_factory=dict)  # what the calls did, from the log
     violations: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
     calls_placed: int = 0
@@ -38,7 +39,7 @@ class AuditReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"attempts": self.attempts, "calls_placed": self.calls_placed, "outcomes": self.outcomes,
-                "violations": self.violations}
+                "contacts": self.contacts, "violations": self.violations}
 
 
 def _minute(local: datetime) -> int:
@@ -55,7 +56,7 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
     debtors = {d.id: d for d in session.scalars(select(Debtor).where(
         Debtor.id.in_({a.debtor_id for a in attempts})))}
     phones = {p.id: p for p in session.scalars(select(Phone).where(Phone.debtor_id.in_(debtors)))}
-    campaigns = {c.id: c for c in session.scalars(select(Campaign))}
+    campaigns: dict[int | None, Campaign] = {c.id: c for c in session.scalars(select(Campaign))}
     debts = {d.id: d for d in session.scalars(select(Debt).where(Debt.debtor_id.in_(debtors)))}
     city_holidays = {(h.country, h.state, (h.city or "").lower(), h.day) for h in session.scalars(select(Holiday))}
     events: dict[int | None, list[ContactEvent]] = defaultdict(list)
@@ -68,11 +69,11 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
     report.attempts = len(attempts)
     report.outcomes = dict(Counter(a.outcome or a.state for a in attempts))
     kinds = Counter(e.kind for es in events.values() for e in es)
-    report.outcomes.update({
+    report.contacts = {
         "right_party_contacts": kinds["ivr.right_party"], "sms_sent": kinds["sms.sent"],
-        "callbacks_booked": kinds["callback.booked"], "transfers": kinds["transfer.requested"],
+        "callbacks_booked": kinds["callback.booked"], "transfers_requested": kinds["transfer.requested"],
         "opt_outs": kinds["opt_out"], "voicemails": kinds["voicemail.left"],
-    })
+    }
     placed = [a for a in attempts if a.carrier_call_sid]
     report.calls_placed = len(placed)
 
@@ -148,7 +149,7 @@ def _minute_of(value, end: bool = False) -> int:
 
 
 def _check_caps(report: AuditReport, debtor: Debtor, calls: list[Attempt], zones: Iterable[str], jurisdiction: Any,
-                campaigns: dict[int, Campaign]) -> None:
+                campaigns: dict[int | None, Campaign]) -> None:
     """Invariant 2: recount every cap from the log, per debtor across all phones and campaigns."""
     for cap in jurisdiction.frequency_caps:
         groups: dict[Any, list[Attempt]] = defaultdict(list)

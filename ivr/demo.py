@@ -80,15 +80,16 @@ def _progress_printer(end: datetime):
 
 def _print_result(result) -> None:
     data = result.as_dict()
-    out = data["outcomes"]
+    out, contacts = data["outcomes"], data["contacts"]
     click.echo(f"\nCampaign {result.start.astimezone(DEMO_ZONE):%a %d %b %H:%M}-{result.end.astimezone(DEMO_ZONE):%H:%M} "
                f"(São Paulo time), {data['wall_seconds']} s of wall time")
     click.echo(f"  {'calls placed':22}{data['calls_placed']}")
-    for key in sorted(k for k in out if k not in {"right_party_contacts", "sms_sent", "callbacks_booked",
-                                                 "transfers", "opt_outs", "voicemails"}):
+    for key in sorted(out):
         click.echo(f"    {key:20}{out[key]}")
-    for key in ("right_party_contacts", "sms_sent", "callbacks_booked", "transfers", "opt_outs", "voicemails"):
-        click.echo(f"  {key.replace('_', ' '):22}{out.get(key, 0)}")
+    if out.get("no-agent"):
+        click.echo("    (no-agent: the debtor asked for an agent while none was logged in to the console)")
+    for key, count in contacts.items():
+        click.echo(f"  {key.replace('_', ' '):22}{count}")
     if data["violations"]:
         click.secho(f"  INVARIANT VIOLATIONS: {len(data['violations'])}", fg="red")
         for v in data["violations"][:20]:
@@ -109,14 +110,14 @@ def latest_window_start(now: datetime, hours: float) -> datetime:
 
 
 @click.command("simulate")
-@click.option("--start", "start_text", required=True, help="Virtual start instant (ISO 8601), e.g. 2026-11-24T09:00-03:00.")
+@click.option("--start", "start_text", required=True, help="Virtual start instant (ISO 8601) with its UTC offset, e.g. 2026-11-24T09:00-03:00 (without an offset: UTC).")
 @click.option("--hours", type=click.FloatRange(min=0.1, max=24 * 14), required=True, help="Virtual hours to dial.")
-@click.option("--debtors", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--debtors", type=click.IntRange(min=1), default=1000, show_default=True, help="Debtors in the generated portfolio.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the portfolio and the personas.")
 @click.option("--cps", type=click.FloatRange(min=0.01), default=20.0, show_default=True, help="Campaign calls per second.")
-@click.option("--max-concurrent", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=200, show_default=True, help="Campaign calls in progress at most.")
 @click.option("--tick", type=click.FloatRange(min=0.5), default=10.0, show_default=True, help="Virtual seconds per dialer tick.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and the audit as JSON.")
 def simulate_cmd(start_text: str, hours: float, debtors: int, seed: int, cps: float, max_concurrent: int,
                  tick: float, as_json: bool) -> None:
     """Forecast a campaign: a generated portfolio dialled on a virtual clock through the

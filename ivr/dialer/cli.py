@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ivr.cli_context import CliContext, emit_json, pass_cli
@@ -61,7 +63,7 @@ def campaign_list(cli: CliContext, as_json: bool) -> None:
     from ivr.models import Campaign
 
     with cli.runtime.db.session() as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"name": c.name, "status": c.status, "caller_id": c.caller_id, "calls_per_second": c.calls_per_second,
              "max_concurrent": c.max_concurrent,
              "windows": [f"{w.weekday} {w.start:%H:%M}-{w.end:%H:%M}" for w in c.windows]}
@@ -135,7 +137,7 @@ def campaign_pause(cli: CliContext, name: str) -> None:
 
 @click.command("why")
 @click.argument("debtor")
-@click.option("--at", help="Instant to decide at (ISO 8601; default now).")
+@click.option("--at", help="Instant to decide at (ISO 8601 with its UTC offset, e.g. 2026-11-24T14:30-03:00; without an offset: UTC; default now).")
 @click.option("--language", type=click.Choice(["pt-BR", "en-US"]), help="Language of the explanations.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
@@ -168,7 +170,7 @@ def why_cmd(cli: CliContext, debtor: str, at: str | None, language: str | None, 
 
 
 @click.command("plan")
-@click.option("--at", help="Instant to plan at (ISO 8601; default now).")
+@click.option("--at", help="Instant to plan at (ISO 8601 with its UTC offset, e.g. 2026-11-24T14:30-03:00; without an offset: UTC; default now).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
 def plan_cmd(cli: CliContext, at: str | None, as_json: bool) -> None:

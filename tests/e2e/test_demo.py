@@ -42,6 +42,7 @@ def test_demo_runs_a_campaign_reports_it_and_serves_the_console(tmp_path: Path) 
         output = "".join(lines)
         assert "Portfolio: 40 debtors" in output
         assert "calls placed" in output and "audit: no invariant violated" in output
+        assert "right party contacts" in output and "transfers requested" in output
         assert f"Console: http://127.0.0.1:{port}/console/" in output
         assert "agent" in output and "supervisor" in output
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/login", timeout=10) as reply:

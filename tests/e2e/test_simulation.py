@@ -27,7 +27,9 @@ def test_a_simulated_morning_uses_every_path_and_violates_nothing(tmp_path) -> N
     assert result.audit.calls_placed > 100
     for outcome in ("voicemail", "second-copy-sent", "callback-booked", "opted-out", "wrong-number", "no-answer"):
         assert out.get(outcome, 0) > 0, outcome
-    assert out["right_party_contacts"] > 0 and out["transfers"] > 0
+    contacts = result.audit.contacts
+    assert contacts["right_party_contacts"] > 0 and contacts["transfers_requested"] > 0
+    assert sum(out.values()) == result.audit.attempts  # one outcome per attempt, nothing else
     with runtime.db.session() as s:
         assert s.scalar(select(Attempt).where(Attempt.active.is_(True))) is None
     runtime.close()
@@ -60,6 +62,10 @@ def test_simulate_command_prints_outcomes_and_violations_as_json(cli) -> None:
     payload = json.loads(result.output)
     assert payload["violations"] == []
     assert payload["calls_placed"] > 0 and isinstance(payload["outcomes"], dict)
+    assert sum(payload["outcomes"].values()) == payload["attempts"]
+    assert set(payload["contacts"]) == {
+        "right_party_contacts", "sms_sent", "callbacks_booked", "transfers_requested", "opt_outs", "voicemails",
+    }
 
 
 def test_simulate_rejects_a_bad_start_instant(cli) -> None:
