@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 # A placed call with no terminal status after this long is asked about.
 STALE_CALL = timedelta(minutes=20)
+# How far before a claim the calls recorded on other attempts to the same number are
+# gathered for the carrier lookup to pass over (it reaches back only by its clock skew).
+KNOWN_CALLS_REACH = timedelta(hours=1)
 # Blocks that lift by themselves without the rules knowing when: look again soon.
 RECHECK_SOON = frozenset({LIVE_ATTEMPT, HISTORY_UNAVAILABLE})
 
@@ -315,11 +318,12 @@ class Dialer:
                 self._finish(session, claim.attempt_id, AttemptState.CANCELED, now, outcome="not-placed",
                              kind="attempt.not_placed", data={"why": "blocked-before-placing"})
                 return False
+            known = self._calls_of_other_attempts(session, claim.to, claim.attempt_id, claim.created_at)
         config = self.runtime.config
         request = CallRequest(
             to=claim.to, from_=claim.caller_id, url=answer_url(config, claim.attempt_id, claim.language),
             status_callback=status_url(config, claim.attempt_id), idempotency_key=claim.idempotency_key,
-            machine_detection=True, record=claim.record, not_before=claim.created_at,
+            machine_detection=True, record=claim.record, not_before=claim.created_at, known_call_sids=known,
         )
         try:
             info = self.carrier.place_call(request)
@@ -352,6 +356,18 @@ class Dialer:
             .values(state=AttemptState.DIALING.value)
         )
         return rows_changed(result) == 1
+
+    @staticmethod
+    def _calls_of_other_attempts(session: Session, number: str, attempt_id: int,
+                                 claimed_at: datetime) -> frozenset[str]:
+        """The calls to `number` recorded on other attempts around this claim. A lookup
+        for this attempt's call (before a retry, or by reconciliation) reaches back a
+        little before the claim, where the debtor's previous call may still be."""
+        return frozenset(session.scalars(
+            select(Attempt.carrier_call_sid).join(Phone, Phone.id == Attempt.phone_id)
+            .where(Phone.number == number, Attempt.id != attempt_id, Attempt.carrier_call_sid.is_not(None),
+                   Attempt.placed_at >= claimed_at - KNOWN_CALLS_REACH)
+        ))
 
     def _adopt(self, session: Session, attempt_id: int, info: CallInfo, now: datetime) -> None:
         """Record the carrier's call on the attempt (placed, or found by reconciliation)."""
@@ -437,8 +453,10 @@ class Dialer:
         phone = session.get(Phone, attempt.phone_id)
         campaign = session.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
         config = self.runtime.config
+        number = phone.number if phone else ""
         return CallRequest(
-            to=phone.number if phone else "", from_=campaign.caller_id if campaign else "",
+            to=number, from_=campaign.caller_id if campaign else "",
             url=answer_url(config, attempt.id), status_callback=status_url(config, attempt.id),
             idempotency_key=attempt.idempotency_key, not_before=attempt.created_at,
+            known_call_sids=self._calls_of_other_attempts(session, number, attempt.id, attempt.created_at),
         )

@@ -26,6 +26,9 @@ class CallRequest:
     record: bool = False
     timeout_seconds: int = 30  # ring time before no-answer
     not_before: datetime | None = None  # the claim instant: a lookup before retrying ignores older calls
+    # Calls to this number already recorded on other attempts: a lookup never takes one of
+    # them for this request's call (a re-call can come within the lookup's clock-skew reach).
+    known_call_sids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ class Carrier(Protocol):
 
     def find_call(self, request: CallRequest) -> CallInfo | None:
         """The call this request already created, if any (to the same number, from the
-        same caller ID, created at or after request.not_before)."""
+        same caller ID, created at or after request.not_before, not one of
+        request.known_call_sids)."""
         ...
 
     def end_call(self, sid: str) -> CallInfo: ...

@@ -194,9 +194,10 @@ class TwilioCarrier:
     def _find_call_once(self, request: CallRequest) -> CallInfo | None:
         """The earliest call to request.to from request.from_ created at or after
         request.not_before, less the allowed clock skew (Twilio stamps calls with
-        its own clock, in whole seconds). The Calls list filters start times by
-        whole UTC days and a queued call has no start time yet, so both lists are
-        read and the instant is checked here."""
+        its own clock, in whole seconds), that is not one of the calls already known
+        to belong to other attempts. The Calls list filters start times by whole
+        UTC days and a queued call has no start time yet, so both lists are read
+        and the instant is checked here."""
         assert request.not_before is not None
         not_before = (request.not_before - self.clock_skew).replace(microsecond=0)
         day = not_before.astimezone(UTC).date().isoformat()
@@ -206,7 +207,9 @@ class TwilioCarrier:
         found = {
             c.sid: c
             for c in [*started, *queued]
-            if c.date_created is not None and c.date_created >= not_before
+            if c.date_created is not None
+            and c.date_created >= not_before
+            and c.sid not in request.known_call_sids
         }
         if not found:
             return None

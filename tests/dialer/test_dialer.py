@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from ivr.dialer.campaigns import pause_campaign, start_campaign
-from ivr.dialer.dialer import Dialer
+from ivr.dialer.dialer import Claim, Dialer
 from ivr.dialer.facts import evaluate_candidates
 from ivr.dialer.queue import Candidate
 from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debt, Debtor, Phone
 from ivr.telephony.emulator import CarrierEmulator
+from ivr.telephony.emulator.personas import Persona
 from tests import factories
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 12:00 in São Paulo
@@ -21,10 +22,11 @@ NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 12:00 in São Paulo
 
 class Network:
     """The local carrier emulator, reached through the twilio SDK in-process. Its network
-    side is never run here: these tests are about what the dialer asks of the carrier."""
+    side is run only where a test gives it the app to reach: these tests are about what
+    the dialer asks of the carrier."""
 
-    def __init__(self, runtime) -> None:
-        self.emulator = CarrierEmulator(clock=runtime.clock)
+    def __init__(self, runtime, **emulator_options) -> None:
+        self.emulator = CarrierEmulator(clock=runtime.clock, **emulator_options)
         self.carrier = self.emulator.carrier()
 
     @property
@@ -203,6 +205,56 @@ def test_reconcile_adopts_a_call_placed_by_a_worker_that_died_and_fails_unplaced
     assert rows[first.attempt_id].carrier_call_sid and rows[first.attempt_id].state == "queued"
     assert (rows[second.attempt_id].state, rows[second.attempt_id].active) == ("failed", False)
     assert len(carrier.calls) == 1  # nothing was placed twice
+
+
+def _recalled_a_second_after_a_busy_call(runtime, clock) -> tuple[Dialer, Network, str, Claim]:
+    """A debtor whose first call got a busy signal at once, claimed again one second
+    later (the campaign re-calls busy numbers at once): the first call is younger than
+    the carrier lookup's allowance for clock skew (2 s)."""
+    from ivr.app import create_app
+    from ivr.telephony.emulator import WsgiTransport
+
+    with runtime.db.session() as s:
+        camp = factories.campaign(s, min_minutes_between_attempts=0, retry_busy_minutes=0)
+        factories.debtor(s, camp, country="US", state="TX", consent=True, next_call_at=NOW)
+    network = Network(runtime, transport=WsgiTransport(create_app({"TESTING": True}, runtime=runtime)))
+    dialer, _ = make_dialer(runtime, network)
+    dialer.requeue = timedelta(seconds=1)  # as with CORDIAL_DIALER_REQUEUE_SECONDS=1
+    with runtime.db.session() as s:
+        number = s.scalar(select(Phone.number))
+    network.emulator.assign_persona(number, Persona("busy-at-once", answer="busy", ring_seconds=0))
+    assert dialer.tick().placed == 1
+    network.emulator.run_until_idle()
+    (first,) = attempts(runtime)
+    assert (first.state, first.active) == ("busy", False)
+    clock.advance(timedelta(seconds=1))
+    (claim,) = dialer.claim()
+    return dialer, network, first.carrier_call_sid, claim
+
+
+def test_reconcile_never_takes_the_debtors_previous_call_for_a_lost_claim(runtime, clock) -> None:
+    dialer, network, first_sid, claim = _recalled_a_second_after_a_busy_call(runtime, clock)
+    # The worker took the lease, then died before reaching the carrier.
+    with runtime.db.session() as s:
+        assert dialer._take_lease(s, claim.attempt_id, clock.now() - dialer.place_horizon)
+    clock.advance(dialer.place_lease + timedelta(seconds=1))
+    assert dialer.reconcile() == 1
+    rows = {a.id: a for a in attempts(runtime)}
+    second = rows[claim.attempt_id]
+    assert (second.state, second.active, second.outcome, second.carrier_call_sid) == (
+        "failed", False, "not-placed", None)
+    assert [a.carrier_call_sid for a in rows.values() if a.carrier_call_sid] == [first_sid]
+    assert len(network.calls) == 1
+
+
+def test_a_retried_placement_never_takes_the_debtors_previous_call_for_its_own(runtime, clock) -> None:
+    dialer, network, first_sid, claim = _recalled_a_second_after_a_busy_call(runtime, clock)
+    network.emulator.faults.fail_next("calls.create", count=1, status=503)  # nothing created
+    dialer.place([claim])
+    second = {a.id: a for a in attempts(runtime)}[claim.attempt_id]
+    assert second.carrier_call_sid not in (None, first_sid)
+    assert second.state == "queued" and second.active
+    assert len(network.calls) == 2 and second.carrier_call_sid in network.calls
 
 
 def test_due_callback_is_called_first_on_its_phone(runtime, clock) -> None:

@@ -159,6 +159,23 @@ def test_find_call_ignores_calls_created_before_the_claim(world: VirtualWorld) -
     assert found.sid == new.sid != old.sid
 
 
+def test_find_call_passes_over_calls_known_to_belong_to_other_attempts(world: VirtualWorld) -> None:
+    world.emulator.assign_persona(DEBTOR, "busy")
+    previous = world.carrier.place_call(world.call_request(DEBTOR))
+    world.clock.advance(timedelta(seconds=1))
+    request = world.call_request(DEBTOR)  # a re-call claimed a second later
+    # The lookup reaches back by the clock skew, so the previous call looks like this one's...
+    assert world.carrier.find_call(request).sid == previous.sid
+    # ...unless the caller says whose it is.
+    request = replace(request, known_call_sids=frozenset({previous.sid}))
+    assert world.carrier.find_call(request) is None
+    world.emulator.faults.fail_next("calls.create", count=1, status=503)  # nothing created
+    placed = world.carrier.place_call(request)
+    assert placed.sid != previous.sid
+    assert [c.sid for c in world.emulator.calls_to(DEBTOR)] == [previous.sid, placed.sid]
+    assert world.carrier.find_call(request).sid == placed.sid
+
+
 def test_find_call_needs_the_claim_instant(world: VirtualWorld) -> None:
     with pytest.raises(ValueError, match="not_before"):
         world.carrier.find_call(world.call_request(DEBTOR, not_before=None))
