@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.voice.prompt_catalog import LIVE, PER_CALL, PromptCatalog, PromptError, prompt_timing
+from ivr.voice.twiml_text import twiml_text
 
 log = logging.getLogger(__name__)
 
@@ -220,12 +221,12 @@ class CallReply:
         return self
 
     def twiml(self) -> str:
-        return str(self.response)
+        return twiml_text(self.response)
 
 
 def empty_twiml() -> str:
     """An answer with no verbs, for status callbacks."""
-    return str(VoiceResponse())
+    return twiml_text(VoiceResponse())
 
 
 __all__ = [
