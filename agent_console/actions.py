@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ivr.db import rows_changed
 from ivr.dialer.facts import decide_callback_at
 from ivr.messaging.second_copy import send_second_copy
 from ivr.models import Callback, ContactEvent, Debt, Debtor, DebtStatus, Phone, SmsMessage
@@ -214,11 +215,13 @@ def record_opt_out(
         canceled = 0
         if channel == "voice":
             canceled = (
-                session.execute(
-                    update(Callback)
-                    .where(Callback.debtor_id == debtor.id, Callback.status == "scheduled")
-                    .values(status="canceled")
-                ).rowcount
+                rows_changed(
+                    session.execute(
+                        update(Callback)
+                        .where(Callback.debtor_id == debtor.id, Callback.status == "scheduled")
+                        .values(status="canceled")
+                    )
+                )
                 or 0
             )
         event = _event(

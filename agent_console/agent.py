@@ -28,6 +28,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import or_, select
+from werkzeug.wrappers import Response as WebResponse
 
 from agent_console import actions, i18n
 from agent_console.auth import require_login
@@ -262,7 +263,7 @@ def _show_form_error(
     ), 400
 
 
-def _done(debtor: Debtor, key: str, anchor: str = "", **values: Any) -> Response:
+def _done(debtor: Debtor, key: str, anchor: str = "", **values: Any) -> WebResponse:
     db().commit()
     flash(t(key, **values), "success")
     return redirect(
@@ -280,7 +281,7 @@ def _current_attempt(debtor: Debtor) -> int | None:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/reveal")
-def reveal(debtor_id: int) -> Response:
+def reveal(debtor_id: int) -> WebResponse:
     debtor = _debtor_or_404(debtor_id)
     phone_id = request.form.get("phone_id", "")
     try:
@@ -300,7 +301,7 @@ def reveal(debtor_id: int) -> Response:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/note")
-def note(debtor_id: int) -> Response | tuple[str, int]:
+def note(debtor_id: int) -> WebResponse | tuple[str, int]:
     debtor = _debtor_or_404(debtor_id)
     try:
         actions.add_note(
@@ -317,7 +318,7 @@ def note(debtor_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/disposition")
-def disposition(debtor_id: int) -> Response | tuple[str, int]:
+def disposition(debtor_id: int) -> WebResponse | tuple[str, int]:
     debtor = _debtor_or_404(debtor_id)
     try:
         actions.record_disposition(
@@ -368,7 +369,7 @@ def _plan_from_form(debtor: Debtor) -> tuple[Debt, InstallmentPlan]:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/promise")
-def promise(debtor_id: int) -> Response | tuple[str, int] | str:
+def promise(debtor_id: int) -> WebResponse | tuple[str, int] | str:
     debtor = _debtor_or_404(debtor_id)
     try:
         debt, plan = _plan_from_form(debtor)
@@ -399,7 +400,7 @@ def promise(debtor_id: int) -> Response | tuple[str, int] | str:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/callback")
-def callback(debtor_id: int) -> Response | tuple[str, int]:
+def callback(debtor_id: int) -> WebResponse | tuple[str, int]:
     debtor = _debtor_or_404(debtor_id)
     zone = debtor_zone(debtor)
     try:
@@ -427,7 +428,7 @@ def callback(debtor_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/second-copy")
-def second_copy(debtor_id: int) -> Response | tuple[str, int]:
+def second_copy(debtor_id: int) -> WebResponse | tuple[str, int]:
     debtor = _debtor_or_404(debtor_id)
     try:
         debt_id = parse_int(request.form.get("debt_id"), "debt", minimum=1, maximum=2**62)
@@ -444,7 +445,7 @@ def second_copy(debtor_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/opt-out")
-def opt_out(debtor_id: int) -> Response | tuple[str, int]:
+def opt_out(debtor_id: int) -> WebResponse | tuple[str, int]:
     debtor = _debtor_or_404(debtor_id)
     try:
         actions.record_opt_out(
@@ -461,7 +462,7 @@ def opt_out(debtor_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/wrong-number")
-def wrong_number(debtor_id: int) -> Response | tuple[str, int]:
+def wrong_number(debtor_id: int) -> WebResponse | tuple[str, int]:
     debtor = _debtor_or_404(debtor_id)
     try:
         phone_id = parse_int(request.form.get("phone_id"), "phone", minimum=1, maximum=2**62)
@@ -474,7 +475,7 @@ def wrong_number(debtor_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.post("/debtors/<int:debtor_id>/debt-status")
-def debt_status(debtor_id: int) -> Response | tuple[str, int]:
+def debt_status(debtor_id: int) -> WebResponse | tuple[str, int]:
     debtor = _debtor_or_404(debtor_id)
     try:
         debt_id = parse_int(request.form.get("debt_id"), "debt", minimum=1, maximum=2**62)
@@ -498,7 +499,7 @@ def debt_status(debtor_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.post("/calls/<int:attempt_id>/take")
-def take_call(attempt_id: int) -> Response | tuple[Response, int]:
+def take_call(attempt_id: int) -> WebResponse | tuple[WebResponse, int]:
     user = g.user
     db().close()  # the service runs its own transactions
     try:
@@ -544,7 +545,7 @@ class StreamViewer:
 
 
 @blueprint.get("/stream")
-def stream() -> Response:
+def stream() -> WebResponse:
     runtime = runtime_of()
     viewer = StreamViewer(user_id=g.user.id, debtor_id=request.args.get("debtor", type=int))
     start = resume_point(request.headers.get("Last-Event-ID"), request.args.get("after"))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as WebResponse
 
 from agent_console import i18n
 from agent_console.accounts import authenticate
@@ -27,7 +28,7 @@ def load_user() -> None:
     g.user = user
 
 
-def require_login() -> Response | None:
+def require_login() -> WebResponse | None:
     load_user()
     if g.user is None:
         if wants_json() or request.method != "GET":
@@ -37,7 +38,7 @@ def require_login() -> Response | None:
     return None
 
 
-def require_supervisor() -> Response | None:
+def require_supervisor() -> WebResponse | None:
     response = require_login()
     if response is not None:
         return response
@@ -70,7 +71,7 @@ def _auth_pages() -> None:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> WebResponse | str | tuple[str, int]:
     language = current_language()
     if request.method == "GET":
         if g.user is not None:
@@ -124,7 +125,7 @@ def login() -> Response | str | tuple[str, int]:
 
 
 @blueprint.post("/logout")
-def logout() -> Response:
+def logout() -> WebResponse:
     language = current_language()
     session.clear()
     session["language"] = language
@@ -133,7 +134,7 @@ def logout() -> Response:
 
 
 @blueprint.post("/language")
-def set_language() -> Response:
+def set_language() -> WebResponse:
     chosen = request.form.get("language")
     if chosen not in i18n.LANGUAGES:
         abort(400)

@@ -22,13 +22,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ivr.models import LoginFailure
+from ivr.models import LoginFailure, table_of
 
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_USERNAME = 5  # per username and address
 MAX_FAILURES_PER_ADDRESS = 30  # any usernames from one address (credential stuffing)
 
-login_failure = LoginFailure.__table__
+login_failure = table_of(LoginFailure)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from werkzeug.wrappers import Response as WebResponse
 
 from agent_console import i18n
 from agent_console.auth import require_supervisor
@@ -83,7 +84,7 @@ def error_text(error: FieldError) -> str:
 
 
 @blueprint.get("/")
-def index() -> Response:
+def index() -> WebResponse:
     return redirect(url_for("console_supervisor.wallboard"))
 
 
@@ -114,7 +115,7 @@ def _campaigns_context(**extra: Any) -> dict[str, Any]:
 
 
 @blueprint.post("/campaigns")
-def create() -> Response | tuple[str, int]:
+def create() -> WebResponse | tuple[str, int]:
     values, errors = read_campaign_form(request.form, with_name=True)
     if not errors:
         try:
@@ -175,7 +176,7 @@ def campaign(campaign_id: int) -> str:
 
 
 @blueprint.post("/campaigns/<int:campaign_id>")
-def edit(campaign_id: int) -> Response | tuple[str, int]:
+def edit(campaign_id: int) -> WebResponse | tuple[str, int]:
     found = _campaign_or_404(campaign_id)
     values, errors = read_campaign_form(request.form, with_name=False)
     if errors:
@@ -190,7 +191,7 @@ def edit(campaign_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/windows")
-def windows(campaign_id: int) -> Response | tuple[str, int]:
+def windows(campaign_id: int) -> WebResponse | tuple[str, int]:
     found = _campaign_or_404(campaign_id)
     parsed, errors = read_windows(request.form)
     if errors:
@@ -208,7 +209,7 @@ def windows(campaign_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/start")
-def start(campaign_id: int) -> Response:
+def start(campaign_id: int) -> WebResponse:
     found = _campaign_or_404(campaign_id)
     try:
         start_campaign(db(), found.name, now())
@@ -224,7 +225,7 @@ def start(campaign_id: int) -> Response:
 
 
 @blueprint.post("/campaigns/<int:campaign_id>/pause")
-def pause(campaign_id: int) -> Response:
+def pause(campaign_id: int) -> WebResponse:
     found = _campaign_or_404(campaign_id)
     pause_campaign(db(), found.name)
     db().commit()
@@ -246,7 +247,7 @@ def holidays() -> str:
 
 
 @blueprint.post("/holidays")
-def holiday_add() -> Response | tuple[str, int]:
+def holiday_add() -> WebResponse | tuple[str, int]:
     values, errors = read_holiday_form(request.form)
     if not errors:
         try:
@@ -267,7 +268,7 @@ def holiday_add() -> Response | tuple[str, int]:
 
 
 @blueprint.post("/holidays/<int:holiday_id>/delete")
-def holiday_delete(holiday_id: int) -> Response:
+def holiday_delete(holiday_id: int) -> WebResponse:
     holiday = db().get(Holiday, holiday_id)
     if holiday is None:
         abort(404)
@@ -295,7 +296,7 @@ def wallboard() -> str:
 
 
 @blueprint.get("/wallboard/stream")
-def wallboard_stream() -> Response:
+def wallboard_stream() -> WebResponse:
     runtime = runtime_of()
     after = latest_event_id(db())
     db().close()  # never hold a connection for the life of a stream
@@ -386,7 +387,7 @@ def _period() -> tuple[datetime | None, datetime | None]:
     return since, until
 
 
-def _csv_response(kind: str) -> Response | tuple[str, int]:
+def _csv_response(kind: str) -> WebResponse | tuple[str, int]:
     try:
         since, until = _period()
     except FieldError as exc:
@@ -407,12 +408,12 @@ def _csv_response(kind: str) -> Response | tuple[str, int]:
 
 
 @blueprint.get("/exports/contact-events.csv")
-def export_events() -> Response | tuple[str, int]:
+def export_events() -> WebResponse | tuple[str, int]:
     return _csv_response("contact-events")
 
 
 @blueprint.get("/exports/promises.csv")
-def export_promises() -> Response | tuple[str, int]:
+def export_promises() -> WebResponse | tuple[str, int]:
     return _csv_response("promises")
 
 

@@ -151,7 +151,7 @@ def floor_snapshot(session: Session, now: datetime, waiting_transfers: int = 0) 
                 ),
             )
             .group_by(ContactEvent.kind)
-        ).all()
+        ).tuples().all()
     )
     return FloorSnapshot(
         at=now,
@@ -205,7 +205,8 @@ def hourly_chart(hours: tuple[HourBucket, ...], *, width: int = 560, height: int
     peak = max([b.attempts for b in hours] + [4])  # at least 0-2-4 on the axis
     scale = _nice_ceiling(peak)
     step = (width - left) / max(len(hours), 1)
-    bars, overlay = [], []
+    bars: list[Bar] = []
+    overlay: list[Bar] = []
     for i, bucket in enumerate(hours):
         x = left + i * step
         for series, value, inset in (

@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, g, redirect, request, url_for
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WebResponse
 
 from agent_console import i18n
 from agent_console.csrf import csrf_token
@@ -37,7 +38,7 @@ class ConsoleSessions(SecureCookieSessionInterface):
     re-signing a cookie there would only cost every webhook time (elsewhere Flask's null
     session stands in, and refuses to be written)."""
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         path = request.path
         if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
             return super().open_session(app, request)
@@ -76,7 +77,7 @@ def register_console(app: Flask) -> None:
     app.teardown_appcontext(close_db)
 
     @app.get("/")
-    def root() -> Response:
+    def root() -> WebResponse:
         return redirect(url_for("console_agent.home"))
 
 
@@ -115,7 +116,7 @@ def wants_json() -> bool:
     )
 
 
-def render_error(error: HTTPException) -> tuple[Response | str, int]:
+def render_error(error: HTTPException) -> tuple[WebResponse | str, int]:
     from flask import jsonify, render_template
 
     status = error.code or 500
