@@ -170,6 +170,7 @@ def _sentences_of(
     from ivr.voice.identity import common_prompt_params
 
     today = runtime.clock.now().date()
+    default_language = runtime.config.get("CORDIAL_DEFAULT_LANGUAGE")
     with runtime.db.session() as session:
         rows = session.execute(
             select(Attempt.id, Attempt.callback_id, Debtor, Debt, Creditor.name)
@@ -182,7 +183,7 @@ def _sentences_of(
         for attempt_id, callback_id, debtor, debt, creditor_name in rows:
             if callback_id is not None:
                 continue  # a booked callback goes straight to an agent: nothing personal is said
-            language = _call_language(runtime.config, catalog, debtor.language)
+            language = catalog.call_language(debtor.language, default_language)
             facts = None
             if (
                 debt is not None
@@ -206,14 +207,6 @@ def _sentences_of(
             )
             calls.append(_CallSentences(attempt_id, language, sentences))
     return calls
-
-
-def _call_language(config: Config, catalog: PromptCatalog, wanted: str | None) -> str:
-    """The language the call will speak: as `ivr.voice.webhooks` picks it."""
-    if wanted in catalog.languages:
-        return wanted
-    default = config.get("CORDIAL_DEFAULT_LANGUAGE")
-    return default if default in catalog.languages else catalog.languages[0]
 
 
 __all__ = [

@@ -117,6 +117,15 @@ class PromptCatalog:
     def languages(self) -> tuple[str, ...]:
         return tuple(sorted(self._books))
 
+    def call_language(self, wanted: str | None, default: str | None) -> str:
+        """The language a call speaks: the debtor's (or the URL's) when there are prompts in
+        it, else the configured default, else the first there is. The webhooks and the
+        dialer's personal audio both pick it here, so the audio rendered before a call is
+        the audio its webhooks look for."""
+        if wanted in self._books:
+            return wanted
+        return default if default in self._books else self.languages[0]
+
     def book(self, language: str) -> PromptBook:
         try:
             return self._books[language]

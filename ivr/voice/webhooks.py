@@ -59,11 +59,7 @@ def _twiml(body: str) -> Response:
 
 
 def _language(runtime: Runtime, wanted: str | None) -> str:
-    languages = prompt_catalog().languages
-    if wanted in languages:
-        return wanted
-    default = runtime.config.get("CORDIAL_DEFAULT_LANGUAGE")
-    return default if default in languages else languages[0]
+    return prompt_catalog().call_language(wanted, runtime.config.get("CORDIAL_DEFAULT_LANGUAGE"))
 
 
 def new_reply(runtime: Runtime, language: str, *, answering: bool = False) -> CallReply:

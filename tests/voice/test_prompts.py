@@ -122,6 +122,14 @@ def test_the_first_prompt_names_the_company_and_the_opt_out_key_follows(language
     assert "9" in book.prompts["opt_out_offer"]
 
 
+def test_a_call_speaks_the_debtors_language_else_the_default_else_the_first():
+    catalog = prompt_catalog()
+    assert catalog.call_language("en-US", "pt-BR") == "en-US"
+    assert catalog.call_language("fr-FR", "en-US") == "en-US"
+    assert catalog.call_language(None, "pt-BR") == "pt-BR"
+    assert catalog.call_language("fr-FR", "de-DE") == catalog.languages[0] == "en-US"
+
+
 def test_a_missing_placeholder_is_a_clear_error():
     with pytest.raises(PromptError, match=r"needs \{first_name\}"):
         prompt_catalog().text("right_party_check", "pt-BR", {})
