@@ -4,6 +4,7 @@ Playwright. Shared by the browser tests and scripts/bench_screen_pop.py."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,8 +70,10 @@ def sign_in(page: Any, base_url: str, username: str, password: str) -> None:
 
 
 def screenshot(page: Any, name: str, *, for_docs: bool = True, full_page: bool = True) -> None:
-    """Save to tests/artifacts/screenshots (git-ignored) and, for the README, docs/screenshots."""
-    targets = [ARTIFACTS] + ([DOCS_SCREENSHOTS] if for_docs else [])
+    """Save to tests/artifacts/screenshots (git-ignored); with CORDIAL_UPDATE_SCREENSHOTS=1,
+    the README's copies in docs/screenshots too (a plain test run leaves the tree clean)."""
+    refresh_docs = for_docs and os.environ.get("CORDIAL_UPDATE_SCREENSHOTS") == "1"
+    targets = [ARTIFACTS] + ([DOCS_SCREENSHOTS] if refresh_docs else [])
     for folder in targets:
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(
