@@ -36,7 +36,7 @@ def _write(node: TwiML, out: list[str]) -> None:
     for name in sorted(attrs):
         value = attrs[name]
         value = str(value).lower() if isinstance(value, bool) else str(value)
-        out.append(f' {name}="{_escape_attribute(value)}"')
+        out.append(f' {name}="{_escape(value, _ATTRIBUTE_ENTITIES)}"')
     text = node.value
     if text and isinstance(text, dict):
         node.value = text = json.dumps(text)  # as the SDK does, in place
@@ -55,36 +55,31 @@ def _write(node: TwiML, out: list[str]) -> None:
         return
     out.append(">")
     if text:
-        out.append(_escape_text(text))
+        out.append(_escape(text, _TEXT_ENTITIES))
     for index, child in enumerate(children):
         _write(child, out)
         tail = tails.get(index)
         if tail:
-            out.append(_escape_text(tail))
+            out.append(_escape(tail, _TEXT_ENTITIES))
     out.append(f"</{node.name}>")
 
 
-def _escape_text(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
+# ElementTree's escaping, in its order (the ampersand first).
+_TEXT_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+_ATTRIBUTE_ENTITIES = (
+    *_TEXT_ENTITIES,
+    ('"', "&quot;"),
+    ("\r", "&#13;"),
+    ("\n", "&#10;"),
+    ("\t", "&#09;"),
+)
+
+
+def _escape(text: str, entities: tuple[tuple[str, str], ...]) -> str:
+    for char, entity in entities:
+        if char in text:
+            text = text.replace(char, entity)
     return text
-
-
-def _escape_attribute(value: str) -> str:
-    value = _escape_text(value)
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    if "\r" in value:
-        value = value.replace("\r", "&#13;")
-    if "\n" in value:
-        value = value.replace("\n", "&#10;")
-    if "\t" in value:
-        value = value.replace("\t", "&#09;")
-    return value
 
 
 __all__ = ["twiml_text"]
