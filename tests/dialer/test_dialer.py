@@ -8,12 +8,13 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from ivr.app import create_app
 from ivr.dialer.campaigns import pause_campaign, start_campaign
 from ivr.dialer.dialer import Claim, Dialer
 from ivr.dialer.facts import evaluate_candidates
 from ivr.dialer.queue import Candidate
 from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debt, Debtor, Phone
-from ivr.telephony.emulator import CarrierEmulator
+from ivr.telephony.emulator import CarrierEmulator, WsgiTransport
 from ivr.telephony.emulator.personas import Persona
 from tests import factories
 
@@ -211,9 +212,6 @@ def _recalled_a_second_after_a_busy_call(runtime, clock) -> tuple[Dialer, Networ
     """A debtor whose first call got a busy signal at once, claimed again one second
     later (the campaign re-calls busy numbers at once): the first call is younger than
     the carrier lookup's allowance for clock skew (2 s)."""
-    from ivr.app import create_app
-    from ivr.telephony.emulator import WsgiTransport
-
     with runtime.db.session() as s:
         camp = factories.campaign(s, min_minutes_between_attempts=0, retry_busy_minutes=0)
         factories.debtor(s, camp, country="US", state="TX", consent=True, next_call_at=NOW)
