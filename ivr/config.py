@@ -45,10 +45,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CORDIAL_DIALER_BATCH", "200", "Most candidates a dialer tick considers."),
     Setting("CORDIAL_DIALER_PLACE_LEASE_SECONDS", "300", "A claimed call not placed after this long belongs to a dead worker; any worker then reconciles it with the carrier."),
     Setting("CORDIAL_DIALER_REQUEUE_SECONDS", "300", "Earliest re-evaluation of a debtor just called (the rules usually push it further)."),
+    Setting("CORDIAL_WEBHOOK_POLL_MICROSECONDS", "300", "PostgreSQL, voice webhook worker (`ivr.webhook_worker.WebhookWorker`): a webhook that found its worker idle polls for each database answer for up to this long before sleeping, on a core that would be idle anyway; on virtual machines whose idle cores halt this cuts webhook latency at light load. Under load (connections queueing) webhooks never poll. `0` turns it off."),
     Setting("CORDIAL_LOG_LEVEL", "INFO", "Python logging level."),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+# Settings that must be whole numbers, 0 or more (checked when the configuration loads).
+_COUNTS = ("CORDIAL_WEBHOOK_POLL_MICROSECONDS",)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ def _check(values: dict[str, str]) -> None:
     for name, choices in allowed.items():
         if name in values and values[name] not in choices:
             raise ConfigError(f"setting {name}={values[name]!r} is not valid; expected one of {sorted(choices)}")
+    for name in _COUNTS:
+        raw = values.get(name, "").strip()
+        if raw and not (raw.isascii() and raw.isdigit()):
+            raise ConfigError(f"setting {name}={values[name]!r} is not valid; expected a whole number, 0 or more")
     if values.get("CORDIAL_CARRIER") == "twilio":
         missing = [n for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") if not values.get(n)]
         if missing:

@@ -5,19 +5,28 @@ A psycopg cursor does, on every execution, work a webhook does not need: it conv
 the query's placeholders, looks the query up in its prepared-statement manager, builds
 a cursor and its result state. On the benchmark machine that was about 45 µs of the
 90 µs of CPU a webhook's read cost its process. Here a statement is prepared once per
-connection (PQprepare) and then run with PQexecPrepared; the parameters are dumped and
+connection (PQprepare) and then sent with PQsendQueryPrepared; the parameters are dumped and
 the rows loaded by psycopg's own Transformer, so values have exactly the types a cursor
 gives them.
 
 Only for one statement outside any transaction (it commits by itself), which is how the
 webhooks read and write. The connection must hold no transaction: this module never
 opens or ends one.
+
+A statement is sent, then its answer awaited here rather than inside libpq, so that
+Ctrl-C interrupts the wait, and so that a process with nothing else to do can poll
+for the answer for a moment instead of sleeping (`poll_for_answers`): on a virtual
+machine whose idle cores halt, every sleep of a few dozen microseconds costs a wake-up
+and cold caches, for the process and for the server.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import select
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -45,6 +54,19 @@ _CONNECTION_OK = pq.ConnStatus.OK
 _BAD = pq.ConnStatus.BAD
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 _names = itertools.count(1)
+# How long the statements of this process poll for their answer before sleeping (seconds;
+# 0: they sleep at once). Set per request by the voice webhook worker (ivr.webhook_worker).
+_poll_seconds = 0.0
+
+
+def poll_for_answers(seconds: float) -> None:
+    """From now on in this process, a statement polls its connection for up to `seconds`
+    for the server's answer, offering the CPU to anything else runnable between polls,
+    before it sleeps until the answer comes (0: it sleeps at once). For a process that
+    would otherwise leave its core idle for those microseconds: it costs CPU that nothing
+    else wanted, and saves the wake-up."""
+    global _poll_seconds
+    _poll_seconds = max(0.0, seconds)
 
 
 def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -141,11 +163,12 @@ class LibpqStatement:
         values = transformer.dump_sequence([params[name] for name in self.names], self._formats)
         types = transformer.types
         if driver.prepare_threshold is None:  # psycopg's switch: never prepare (PgBouncer)
-            return _loaded(pgconn.exec_params(self.sql, values, types), session)
+            pgconn.send_query_params(self.sql, values, types)
+            return _loaded(_answer(driver), session)
         key = (self.sql, types)
         for retry in (False, True):
-            # None values are NULLs: libpq takes them, though psycopg's annotation omits it.
-            result = pgconn.exec_prepared(session.prepared_name(key), values)  # type: ignore[arg-type]
+            pgconn.send_query_prepared(session.prepared_name(key), values)
+            result = _answer(driver)
             if result.status in _OK or retry or not session.forget(key, result):
                 break
         return _loaded(result, session)
@@ -159,6 +182,36 @@ class LibpqStatement:
         assert result is not None
         row = transformer.load_row(0, tuple) if result.ntuples else None
         return row, [result.ftype(i) for i in range(result.nfields)]
+
+
+def _answer(driver: psycopg.Connection) -> pq.abc.PGresult:
+    """The result of the one statement just sent on `driver`, once the server has answered
+    (see `poll_for_answers`). Interrupted (Ctrl-C), the connection is closed: the statement
+    may still be running, and nothing else can use the connection until it answers."""
+    pgconn = driver.pgconn
+    try:
+        pgconn.consume_input()
+        if pgconn.is_busy() and _poll_seconds:
+            give_up = time.perf_counter() + _poll_seconds
+            while pgconn.is_busy() and time.perf_counter() < give_up:
+                os.sched_yield()
+                pgconn.consume_input()
+        if pgconn.is_busy():
+            waiting = select.poll()
+            waiting.register(pgconn.socket, select.POLLIN)
+            while pgconn.is_busy():
+                waiting.poll()
+                pgconn.consume_input()
+    except psycopg.Error:
+        raise
+    except BaseException:
+        driver.close()
+        raise
+    result = pgconn.get_result()
+    assert result is not None, "a statement sent has a result"
+    while pgconn.get_result() is not None:  # one statement: nothing follows its result
+        pass
+    return result
 
 
 def _loaded(result: pq.abc.PGresult, session: _Session) -> psycopg_abc.Transformer:
@@ -182,4 +235,4 @@ def _error(result: pq.abc.PGresult, session: _Session) -> psycopg.Error:
     return error
 
 
-__all__ = ["LibpqStatement", "PREPARED_KEPT", "numbered"]
+__all__ = ["LibpqStatement", "PREPARED_KEPT", "numbered", "poll_for_answers"]

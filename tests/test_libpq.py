@@ -191,3 +191,106 @@ def test_the_webhook_statements_run_through_libpq_and_leave_pooled_connections_i
             assert connection.execute(text("SELECT count(*) FROM creditor")).scalar() == 1
     finally:
         db.dispose()
+
+
+# -- waiting for the answer (ivr.libpq.poll_for_answers) ------------------------------------
+
+
+class _Recorder:
+    """Stands in for os.sched_yield and select.poll in ivr.libpq, counting their calls and
+    doing what they do."""
+
+    def __init__(self) -> None:
+        import select
+
+        self.yields = 0
+        self.sleeps = 0
+        self._poll = select.poll
+        self._yield = os.sched_yield
+
+    def sched_yield(self) -> None:
+        self.yields += 1
+        self._yield()
+
+    def poll(self):
+        recorder, waiting = self, self._poll()
+
+        class Counted:
+            def register(self, fd, events):
+                waiting.register(fd, events)
+
+            def poll(self, *args):
+                recorder.sleeps += 1
+                return waiting.poll(*args)
+
+        return Counted()
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    recorder = _Recorder()
+    monkeypatch.setattr(libpq.os, "sched_yield", recorder.sched_yield)
+    monkeypatch.setattr(libpq.select, "poll", recorder.poll)
+    yield recorder
+    libpq.poll_for_answers(0)
+
+
+@pytest.mark.parametrize("budget", [0.0, 30.0])
+def test_answers_are_the_same_whether_awaited_by_polling_or_sleeping(conn, waits, budget):
+    libpq.poll_for_answers(budget)
+    statement = LibpqStatement("SELECT %(n)s::integer * 3, pg_sleep(0.02)::text")
+    assert statement.first({}, conn, {"n": 5}) == ((15, ""), [23, 25])
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        LibpqStatement("SELECT 1 / %(n)s::integer FROM pg_sleep(0.02)").run({}, conn, {"n": 0})
+    assert statement.first({}, conn, {"n": 2})[0] == (6, "")
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_without_a_budget_a_statement_sleeps_until_its_answer_and_never_polls(conn, waits):
+    libpq.poll_for_answers(0)
+    LibpqStatement("SELECT pg_sleep(0.05)").run({}, conn, {})
+    assert waits.yields == 0 and waits.sleeps >= 1
+
+
+def test_with_a_budget_longer_than_the_statement_it_polls_and_never_sleeps(conn, waits):
+    libpq.poll_for_answers(30.0)  # the server answers after 50 ms, far inside it
+    LibpqStatement("SELECT pg_sleep(0.05)").run({}, conn, {})
+    assert waits.yields >= 1 and waits.sleeps == 0
+
+
+def test_a_statement_longer_than_the_budget_polls_then_sleeps(conn, waits):
+    libpq.poll_for_answers(1e-6)  # 1 µs: over before a 50 ms statement could answer
+    assert LibpqStatement("SELECT 7 FROM pg_sleep(0.05)").first({}, conn, {})[0] == (7,)
+    assert waits.sleeps >= 1
+
+
+def test_a_negative_budget_is_no_budget(conn, waits):
+    libpq.poll_for_answers(-5)
+    LibpqStatement("SELECT pg_sleep(0.01)").run({}, conn, {})
+    assert waits.yields == 0
+
+
+def test_ctrl_c_interrupts_a_statement_waiting_for_its_answer_and_closes_the_connection(
+    pg_server,
+):
+    """libpq's own calls cannot be interrupted; the wait here can (a signal's handler
+    raises during poll()). The connection is closed: its statement may still be running."""
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(*_args):
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with psycopg.connect(pg_server.replace("+psycopg", ""), autocommit=True) as slow:
+            statement = LibpqStatement("SELECT pg_sleep(30)")
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            with pytest.raises(Interrupted):
+                statement.run({}, slow, {})
+            assert slow.closed
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

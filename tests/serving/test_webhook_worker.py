@@ -4,6 +4,7 @@ first is busy; signed webhooks answered; a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
@@ -375,3 +376,86 @@ def test_a_kernel_that_refuses_exclusive_wakeups_gets_the_sync_worker(
         os.close(wakeup_read)
         os.close(wakeup_write)
     assert ran == [7.5]
+
+
+# -- polling for the database's answers after an idle wait ----------------------------------
+
+
+def _accepts_in_turn(script: list[str], budgets: list[float], worker: WebhookWorker):
+    """A stand-in for SyncWorker.accept that plays `script`: "none" (no connection waiting:
+    EAGAIN), "serve" (a request served: the poll budget it had is noted), "stop"."""
+    from ivr import libpq
+
+    def accept(_listener) -> None:
+        step = script.pop(0)
+        if step == "none":
+            raise BlockingIOError(errno.EAGAIN, "nothing to accept")
+        budgets.append(libpq._poll_seconds)
+        if step == "stop":
+            worker.alive = False
+
+    return accept
+
+
+@linux_only
+def test_only_a_request_that_found_the_worker_idle_polls_for_database_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ivr import libpq
+
+    monkeypatch.setattr(webhook_worker, "idle_poll_seconds", lambda _app: 0.0003)
+    listener, wakeup_read, wakeup_write = socket.socket(), *os.pipe()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    budgets: list[float] = []
+    try:
+        worker = object.__new__(WebhookWorker)
+        worker.sockets, worker.PIPE, worker.wsgi = [listener], (wakeup_read, wakeup_write), None
+        worker.alive, worker.longest_sleep_seconds = True, 0.001
+        worker.notify = lambda: None
+        worker.is_parent_alive = lambda: True
+        # first request after start; two queued behind it; an idle wait; one more; a queued one.
+        script = ["serve", "serve", "serve", "none", "serve", "stop"]
+        worker.accept = _accepts_in_turn(script, budgets, worker)
+        worker.run_for_one(1.0)
+    finally:
+        listener.close()
+        os.close(wakeup_read)
+        os.close(wakeup_write)
+        libpq.poll_for_answers(0)
+    assert budgets == [0.0003, 0.0, 0.0, 0.0003, 0.0]
+
+
+@pytest.mark.postgres
+def test_the_poll_budget_is_the_setting_on_postgresql_and_none_elsewhere(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from benchmarks.minimal_app import create_minimal_app
+    from ivr.app import create_app, runtime_of
+    from ivr.config import ConfigError, load_config
+    from ivr.webhook_worker import idle_poll_seconds
+
+    apps = []
+
+    def poll_seconds(url: str, **settings: str) -> float:
+        apps.append(
+            create_app({"DATABASE_URL": url, "CORDIAL_INSTANCE_PATH": str(tmp_path), **settings})
+        )
+        return idle_poll_seconds(apps[-1])
+
+    sqlite = f"sqlite:///{tmp_path / 'cordial.db'}"
+    try:
+        assert poll_seconds(pg_url) == 0.0003  # the default, 300 µs
+        assert poll_seconds(pg_url, CORDIAL_WEBHOOK_POLL_MICROSECONDS="0") == 0.0
+        assert poll_seconds(pg_url, CORDIAL_WEBHOOK_POLL_MICROSECONDS="1500") == 0.0015
+        assert poll_seconds(sqlite, CORDIAL_WEBHOOK_POLL_MICROSECONDS="1500") == 0.0
+    finally:
+        for app in apps:
+            runtime_of(app).close()
+
+    assert idle_poll_seconds(create_minimal_app({})) == 0.0
+    for bad in ("-5", "0.5", "lots"):
+        with pytest.raises(
+            ConfigError, match=f"CORDIAL_WEBHOOK_POLL_MICROSECONDS={bad!r}.*whole number"
+        ):
+            load_config({"CORDIAL_WEBHOOK_POLL_MICROSECONDS": bad}, env_file=None)
