@@ -18,7 +18,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from ivr.app import runtime_of
 from ivr.messaging.message_templates import message_book, message_books
 from ivr.models import ContactEvent, Debtor, Phone, SmsMessage
-from ivr.voice.signatures import is_signed_by_carrier
+from ivr.voice.signatures import carrier_form, is_signed_by_carrier
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def delivery_status_advances(current: str, reported: str) -> bool:
 def status() -> Response:
     runtime = runtime_of()
     raw = request.args.get("message", "")
-    reported = (request.form.get("MessageStatus") or "").strip().lower()
+    reported = (carrier_form(request).get("MessageStatus") or "").strip().lower()
     try:
         message_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
         with runtime.db.session() as session:
@@ -106,11 +106,12 @@ def inbound() -> Response:
     """A message from a debtor. An opt-out keyword stops that channel for the number and its
     debtor at once (US-REGF-OPTOUT, BR-NAO-ME-LIGUE)."""
     runtime = runtime_of()
-    sender = (request.form.get("From") or "").strip()
+    form = carrier_form(request)
+    sender = (form.get("From") or "").strip()
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
     number = sender.removeprefix("whatsapp:")[:20]
-    keyword = _keyword(request.form.get("Body", ""))
-    carrier_handled = bool(request.form.get("OptOutType"))
+    keyword = _keyword(form.get("Body", ""))
+    carrier_handled = bool(form.get("OptOutType"))
     reply = MessagingResponse()
     try:
         now = runtime.clock.now()
@@ -147,7 +148,7 @@ def inbound() -> Response:
                             "scope": ["debtor", "phone"],
                         }
                         if stopping
-                        else {"body": (request.form.get("Body") or "")[:500]},
+                        else {"body": (form.get("Body") or "")[:500]},
                     )
                 )
             if stopping and rows and not carrier_handled:

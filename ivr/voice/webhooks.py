@@ -27,7 +27,7 @@ from ivr.voice.call_status import apply_call_status
 from ivr.voice.flow import CallFlow, CarrierInput
 from ivr.voice.identity import common_prompt_params
 from ivr.voice.prompt_catalog import prompt_catalog
-from ivr.voice.signatures import is_signed_by_carrier
+from ivr.voice.signatures import carrier_values, is_signed_by_carrier
 from ivr.voice.speaker import CallReply, Speaker, empty_twiml
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _attempt_id() -> int | None:
 
 def _run_call(act: Callable[[CallFlow], None], *, answering: bool = False) -> Response:
     runtime = runtime_of()
-    given = CarrierInput.parse(request.values)
+    given = CarrierInput.parse(carrier_values(request))
     attempt_id = _attempt_id()
     fallback_language = _language(runtime, request.args.get("lang"))
     writes: CallWrites | None = None
@@ -152,7 +152,7 @@ def queue_wait() -> Response:
     language = _language(runtime, request.args.get("lang"))
     try:
         limit = int(request.args.get("limit", "60"))
-        waited = int(request.values.get("QueueTime", "0") or 0)
+        waited = int(carrier_values(request).get("QueueTime", "0") or 0)
     except ValueError:
         limit, waited = 60, 0
     try:
@@ -174,7 +174,7 @@ def status() -> Response:
     """Status callbacks: idempotent and monotonic (see ivr.voice.call_status)."""
     runtime = runtime_of()
     attempt_id = _attempt_id()
-    form = request.values
+    form = carrier_values(request)
     reported = (form.get("CallStatus") or "").strip().lower()[:20]
     given = CarrierInput.parse(form)
     duration = form.get("CallDuration", "")
