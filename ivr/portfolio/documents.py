@@ -15,7 +15,7 @@ def validate_cpf(text: str) -> str:
     try:
         return stdnum_cpf.validate(text)
     except ValidationError as exc:
-        raise ValueError(f"not a valid CPF ({exc.message.lower().rstrip('.')}); expected 11 digits with correct check digits") from None
+        raise ValueError(f"not a valid CPF ({str(exc).lower().rstrip('.')}); expected 11 digits with correct check digits") from None
 
 
 def validate_ssn(text: str) -> str:

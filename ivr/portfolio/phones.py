@@ -97,6 +97,8 @@ class _NumberingPlan:
 
     def __init__(self, region: str) -> None:
         metadata = PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            raise ValueError(f"no numbering plan for region {region!r}")
         self.prefix = "+" + str(metadata.country_code)
         general = self._desc(metadata.general_desc)
         services = [

@@ -229,7 +229,7 @@ class _Generator:
         r = self.rng
         if mobile:
             number = f"9{r.randrange(6, 10)}{r.randrange(10**7):07d}"
-            styles = (
+            styles: tuple[str, ...] = (
                 f"({ddd}) {number[:5]}-{number[5:]}",
                 f"{ddd}{number}",
                 f"+55 {ddd} {number[:5]}-{number[5:]}",
@@ -385,7 +385,7 @@ class _Generator:
     @staticmethod
     def _brazilian(amount: Decimal) -> str:
         whole, cents = f"{amount:.2f}".split(".")
-        groups = []
+        groups: list[str] = []
         while len(whole) > 3:
             groups.insert(0, whole[-3:])
             whole = whole[:-3]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import re
 import zoneinfo
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time, timedelta
@@ -302,8 +303,7 @@ def read_header(fields: list[str]) -> Layout:
             + ("s " if len(unknown) > 1 else " ")
             + ", ".join(repr(n) for n in unknown)
         )
-    seen: set[str] = set()
-    duplicated = sorted({n for n in names if n in seen or seen.add(n)})
+    duplicated = sorted(n for n, times in Counter(names).items() if times > 1)
     if duplicated:
         problems.append(
             "repeated column" + ("s " if len(duplicated) > 1 else " ") + ", ".join(duplicated)
@@ -704,7 +704,7 @@ def parse_creditor_document(text: str) -> tuple[str, str]:
                 known = "not a CNPJ (14 characters, e.g. 11.222.333/0001-81) or an EIN (9 digits, e.g. 12-3456789)"
         except ValidationError as exc:
             kind = "EIN" if len(compact) == 9 else "CNPJ"
-            known = f"not a valid {kind} ({exc.message.lower().rstrip('.')})"
+            known = f"not a valid {kind} ({str(exc).lower().rstrip('.')})"
         if len(_CREDITORS) >= 10_000:
             _CREDITORS.clear()
         _CREDITORS[value] = known
@@ -830,10 +830,11 @@ class RowValidator:
             type_text, consent_text = v[type_ix], v[consent_ix]
             line_type = parsed.line_type
             if type_text:
-                line_type = PHONE_TYPES.get(type_text.lower())
-                if line_type is None:
+                given_type = PHONE_TYPES.get(type_text.lower())
+                if given_type is None:
                     bad(f"phone{n}_type", "unknown line type; expected mobile or landline")
                     continue
+                line_type = given_type
             consent = False
             if consent_text:
                 answer = consent_text.lower()
@@ -965,25 +966,27 @@ class RowValidator:
 
         if errors:
             return errors
-        return PortfolioRow(
-            line,
-            *debtor,
-            phones,
-            debt_external_id,
-            creditor[0],
-            creditor_name,
-            creditor[1],
-            currency,
-            principal,
-            fee,
-            interest,
-            due_text,
-            status,
-            campaign or None,
-            boleto,
-            _iso(boleto_due_date(boleto, due_day)) if boleto else None,
-            pix,
-            link,
+        return PortfolioRow._make(
+            (
+                line,
+                *debtor,
+                phones,
+                debt_external_id,
+                creditor[0],
+                creditor_name,
+                creditor[1],
+                currency,
+                principal,
+                fee,
+                interest,
+                due_text,
+                status,
+                campaign or None,
+                boleto,
+                _iso(boleto_due_date(boleto, due_day)) if boleto else None,
+                pix,
+                link,
+            )
         )
 
 
