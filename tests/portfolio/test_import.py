@@ -389,3 +389,56 @@ def test_a_row_the_database_refuses_is_reported_and_its_batch_still_imported(
             )
             == 0
         )
+
+
+def _analyzed_tables(runtime: Runtime) -> set[str]:
+    """Tables ANALYZE was run on by hand (autovacuum's own analyses are counted apart)."""
+    with runtime.db.engine.connect() as conn:
+        names = conn.exec_driver_sql(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"
+        )
+        return set(names.scalars())
+
+
+@pytest.mark.postgres
+def test_a_large_import_refreshes_the_planner_statistics_on_postgresql(
+    pg_url: str, tmp_path: Path, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivr.portfolio import importer
+    from tests.conftest import make_runtime
+
+    rows = sample_rows()
+    runtime = make_runtime(pg_url, tmp_path / "instance", clock)
+    try:
+        monkeypatch.setattr(importer, "ANALYZE_AFTER_ROWS", len(rows) + 1)
+        report = import_rows(runtime.db, rows, now=runtime.clock.now())
+        assert report.imported == len(rows)
+        assert _analyzed_tables(runtime) == set()  # a small import leaves it to autovacuum
+
+        monkeypatch.setattr(importer, "ANALYZE_AFTER_ROWS", len(rows))
+        report = import_rows(runtime.db, rows, now=runtime.clock.now())
+        assert report.updated == len(rows)  # a re-import's updates count as written
+        assert _analyzed_tables(runtime) == {
+            "creditor",
+            "debtor",
+            "phone",
+            "debt",
+            "payment_instrument",
+        }
+    finally:
+        runtime.close()
+
+
+def test_an_import_on_sqlite_leaves_it_without_statistics(
+    sqlite_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cordial's queries are planned for SQLite without ANALYZE's statistics."""
+    from ivr.portfolio import importer
+
+    monkeypatch.setattr(importer, "ANALYZE_AFTER_ROWS", 1)
+    import_rows(sqlite_runtime.db, sample_rows(), now=sqlite_runtime.clock.now())
+    with sqlite_runtime.db.engine.connect() as conn:
+        stat_tables = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
+        ).scalar()
+    assert stat_tables == 0
