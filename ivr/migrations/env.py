@@ -17,8 +17,18 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _database_url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError(
+            "alembic's sqlalchemy.url is not set: migrations need the database URL "
+            "(ivr.db.alembic_config sets it from DATABASE_URL)"
+        )
+    return url
+
+
 def run_migrations_online() -> None:
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    engine = make_engine(_database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

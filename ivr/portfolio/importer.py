@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import chain
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TextIO, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -59,7 +59,16 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from ivr.db import Database, is_postgres
 from ivr.dialer.queue import priority_bucket
-from ivr.models import Campaign, Creditor, Debt, Debtor, DebtStatus, PaymentInstrument, Phone
+from ivr.models import (
+    Campaign,
+    Creditor,
+    Debt,
+    Debtor,
+    DebtStatus,
+    PaymentInstrument,
+    Phone,
+    table_of,
+)
 from ivr.portfolio.validation import (
     COLUMN_NAMES,
     DEFAULT_CURRENCY,
@@ -190,7 +199,7 @@ class _CsvSource:
             if encoding is None:
                 encoding, self.warning = detect_encoding(path)
             self.encoding = encoding
-            self.stream = path.open("r", encoding=encoding, newline="")
+            self.stream: TextIO = path.open("r", encoding=encoding, newline="")
         except OSError as exc:
             raise ImportFileError(f"{path}: cannot read ({exc.strerror})") from None
         first = self.stream.readline()
@@ -237,7 +246,7 @@ class _ErrorSink:
         self.path = path
         self.delimiter = delimiter
         self.keep = keep
-        self._file = None
+        self._file: TextIO | None = None
         self._writer: Any = None
         if path is not None:
             try:
@@ -312,7 +321,7 @@ class _Upserter:
         self.writer = writer
         self.conn = conn
         self.postgres = writer.postgres
-        driver = conn.connection.driver_connection
+        driver: Any = conn.connection.driver_connection
         self.cursor = driver.cursor()
         self._stages: set[str] = set()
         self._sql = writer._sql_by_size
@@ -465,7 +474,10 @@ def stored_instant(instant: datetime) -> str:
     return _STAMP(instant.astimezone(UTC).replace(tzinfo=None))
 
 
-_STAMP = DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
+_STAMP = cast(
+    Callable[[datetime], str],
+    DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect()),
+)
 
 
 def prepare_batch(rows: list[PortfolioRow], instant: datetime) -> BatchPlan:
@@ -484,7 +496,7 @@ def prepare_batch(rows: list[PortfolioRow], instant: datetime) -> BatchPlan:
     # Debtors: later rows of the same debtor win, but a blank cell keeps the earlier value.
     merged: dict[str, tuple] = {}
     for row in rows:
-        values = row[_DEBTOR_SLICE]
+        values = cast(tuple[Any, ...], row[_DEBTOR_SLICE])
         earlier = merged.get(values[0])
         if earlier is None or earlier == values:
             merged[values[0]] = values
@@ -693,13 +705,13 @@ class PortfolioWriter:
         known_debtors: set[str] = set()
         for keep, params in plan.debtors.items():
             returned = upserter.upsert(
-                Debtor.__table__, DEBTOR_COLUMNS, params, keep, self._debtor_upsert, known_debtors
+                table_of(Debtor), DEBTOR_COLUMNS, params, keep, self._debtor_upsert, known_debtors
             )
             debtor_ids.update((external_id, debtor_id) for debtor_id, external_id in returned)
 
         for keep, params in plan.phones.items():
             mapped = [(debtor_ids[p[0]],) + p[1:] for p in params]
-            upserter.upsert(Phone.__table__, PHONE_COLUMNS, mapped, keep, self._phone_upsert)
+            upserter.upsert(table_of(Phone), PHONE_COLUMNS, mapped, keep, self._phone_upsert)
 
         debt_ids: dict[str, int] = {}
         known_debts: set[str] = set()
@@ -715,14 +727,14 @@ class PortfolioWriter:
                 for p in params
             ]
             returned = upserter.upsert(
-                Debt.__table__, DEBT_COLUMNS, mapped, keep, self._debt_upsert, known_debts
+                table_of(Debt), DEBT_COLUMNS, mapped, keep, self._debt_upsert, known_debts
             )
             debt_ids.update((external_id, debt_id) for debt_id, external_id in returned)
 
         if plan.instruments:
             mapped = [(debt_ids[i[0]],) + i[1:] for i in plan.instruments]
             upserter.upsert(
-                PaymentInstrument.__table__,
+                table_of(PaymentInstrument),
                 INSTRUMENT_COLUMNS,
                 mapped,
                 _NOTHING,
@@ -810,12 +822,12 @@ class PortfolioWriter:
         if missing and self.create_campaigns:
             for name in sorted(missing):
                 campaign_id = conn.execute(
-                    self._insert(Campaign.__table__)
+                    self._insert(table_of(Campaign))
                     .values(
                         name=name, status="draft", caller_id=self.caller_id, created_at=self.now
                     )
                     .on_conflict_do_nothing(index_elements=["name"])
-                    .returning(Campaign.__table__.c.id)
+                    .returning(table_of(Campaign).c.id)
                 ).scalar()
                 if campaign_id is None:
                     campaign_id = conn.execute(
@@ -845,7 +857,7 @@ class PortfolioWriter:
             if self._creditors.get(legal_id, (0, None))[1] != name
         ]
         if stale:  # a handful per file: the plain statement is fine
-            target = Creditor.__table__
+            target = table_of(Creditor)
             insert = self._insert(target)
             statement = insert.on_conflict_do_update(
                 index_elements=["legal_id"], set_={"name": insert.excluded.name}
@@ -936,7 +948,7 @@ class PortfolioWriter:
 
     def _refresh_queue(self, conn: Connection, debtor_ids: list[int]) -> None:
         """Recompute the dialer queue fields of these debtors from all their debts."""
-        d = Debt.__table__.c
+        d = table_of(Debt).c
         oldest: dict[int, date] = {}
         balance: dict[int, int] = {}
         for ids in _chunks(debtor_ids):
@@ -960,7 +972,7 @@ class PortfolioWriter:
             debtor_id: dial_priority((self.today - due).days, balance[debtor_id])
             for debtor_id, due in oldest.items()
         }
-        target = Debtor.__table__
+        target = table_of(Debtor)
         statement = self._statements.get(("queue", _NOTHING))
         if statement is None:
             statement = self._statements[("queue", _NOTHING)] = (
@@ -1020,7 +1032,7 @@ class _Validated(NamedTuple):
 
     rows: list[PortfolioRow] | BatchPlan  # arranged already when validated in a child process
     rejected: list[tuple[list[FieldError], str, str]]  # errors, debtor id, debt id
-    count: int
+    read: int  # records read for this batch, valid or not
     position: int
 
 
@@ -1039,7 +1051,7 @@ def _validate_stream(
     for line, cells in records:
         count += 1
         result = validate(line, cells)
-        if type(result) is list:
+        if isinstance(result, list):
             width = len(cells)
             rejected.append(
                 (
@@ -1073,9 +1085,11 @@ def _validation_worker(path: str, encoding: str, instant: str, size: str) -> Non
         for rows, rejected, count, position in _validate_stream(
             source.records(), validator, int(size), source.position
         ):
+            assert isinstance(rows, list)  # arranged here, for the writing process
             plan = prepare_batch(rows, now)
-            # Plain tuples: a named tuple pickles through Python code, ten times slower.
-            plan.rows = list(map(tuple, rows))
+            # Plain tuples: a named tuple pickles through Python code, ten times slower (the
+            # reader makes them rows again: _validate_in_worker).
+            plan.rows = cast(list[PortfolioRow], list(map(tuple, rows)))
             pickle.dump(
                 ("batch", plan, rejected, count, position), out, protocol=pickle.HIGHEST_PROTOCOL
             )
@@ -1172,7 +1186,7 @@ def _write_all(
     writer = PortfolioWriter(db, now, create_campaigns=create_campaigns, caller_id=caller_id)
     try:
         for batch in batches:
-            report.rows += batch.count
+            report.rows += batch.read
             for errors, debtor_id, debt_id in batch.rejected:
                 sink.add(errors, debtor_id, debt_id)
             account(writer.write(batch.rows))
@@ -1192,7 +1206,7 @@ def _refresh_statistics(db: Database, written: int) -> None:
     statistics, as Cordial's queries are planned there (benchmarks/bench_planning.py)."""
     if not db.is_postgres or written < ANALYZE_AFTER_ROWS:
         return
-    tables = ", ".join(model.__table__.name for model in _IMPORTED_MODELS)
+    tables = ", ".join(table_of(model).name for model in _IMPORTED_MODELS)
     try:
         with db.engine.connect() as conn:
             conn.exec_driver_sql(f"ANALYZE {tables}")
