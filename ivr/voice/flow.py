@@ -638,6 +638,9 @@ class CallFlow:
         self._offer_callback([line("transfer_no_agent")], then="end")
 
     def _agent_conversation_held(self) -> None:
+        # A conversation with the debtor, for the caps' quiet days after one (US-REGF-7IN7):
+        # a booked callback reaches the agent without the automated right-party check.
+        self.writes.set(conversation=True)
         self._outcome("agent-conversation")
         if self.attempt.callback_id:
             self.session.execute(
