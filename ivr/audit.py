@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,7 +63,9 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
     opt_outs: dict[int, datetime] = {}
     for e in session.scalars(select(ContactEvent).order_by(ContactEvent.occurred_at, ContactEvent.id)):
         events[e.attempt_id].append(e)
-        if e.kind == "opt_out" and e.debtor_id not in opt_outs:
+        # Only a voice opt-out stops calls; one without a channel is taken as voice.
+        voice = (e.data or {}).get("opted_out_channel", "voice") == "voice"
+        if e.kind == "opt_out" and voice and e.debtor_id not in opt_outs:
             opt_outs[e.debtor_id] = e.occurred_at
 
     report.attempts = len(attempts)
@@ -174,6 +176,8 @@ def _check_caps(report: AuditReport, debtor: Debtor, calls: list[Attempt], zones
                         report.add(2, cap.rule_id, group[0].id, f"debtor {debtor.external_id}: {n} calls in "
                                    f"{cap.rolling_days} days up to {t.isoformat()}, cap {cap.per_rolling_days}")
                         break
+        if cap.quiet_days_after_conversation is not None:
+            _check_quiet_days(report, debtor, calls, zones, cap)
     for campaign_id in {a.campaign_id for a in calls if a.campaign_id}:
         c = campaigns[campaign_id]
         if c.max_per_day is not None:
@@ -182,6 +186,35 @@ def _check_caps(report: AuditReport, debtor: Debtor, calls: list[Attempt], zones
                 if max(per_day.values(), default=0) > c.max_per_day:
                     report.add(2, "CAMPAIGN-CAP", None, f"debtor {debtor.external_id}: over the campaign's "
                                f"{c.max_per_day}/day")
+
+
+def _quiet_until(at: datetime, zone: str, days: int) -> datetime:
+    """The end of the quiet period after a conversation at `at`: `days` times 24 hours, and
+    the rest of the last of `days` local calendar days, whichever is later."""
+    tz = ZoneInfo(zone)
+    last_day_over = datetime.combine(at.astimezone(tz).date() + timedelta(days=days), time(0), tz)
+    return max(at + timedelta(days=days), last_day_over)
+
+
+def _check_quiet_days(report: AuditReport, debtor: Debtor, calls: list[Attempt], zones: Iterable[str],
+                      cap: Any) -> None:
+    """Invariant 2: no call within the quiet days after a conversation with the debtor (a call
+    the debtor asked for is exempt when the rule says so)."""
+    days = cap.quiet_days_after_conversation
+    spoken = [a for a in calls if a.conversation]
+    for a in calls:
+        if cap.waived_by_requested_callback and a.callback_id:
+            continue
+        for earlier in spoken:
+            if earlier.created_at >= a.created_at:
+                continue
+            if cap.per_debt and None not in (a.debt_id, earlier.debt_id) and a.debt_id != earlier.debt_id:
+                continue
+            if any(a.created_at < _quiet_until(earlier.created_at, zone, days) for zone in zones):
+                report.add(2, cap.rule_id, a.id, f"debtor {debtor.external_id}: called "
+                           f"{a.created_at.isoformat()}, within {days} days of the conversation of attempt "
+                           f"{earlier.id}")
+                break
 
 
 def _check_disclosure(report: AuditReport, attempt: Attempt, events: list[ContactEvent]) -> None:
