@@ -55,6 +55,11 @@ def parse_window(text: str) -> tuple[int, time, time]:
         raise CampaignError(
             f"calling window {text!r} is not understood; expected a weekday and a range such as 'mon 08:00-12:00'"
         ) from None
+    if any(t.second or t.microsecond or t.tzinfo for t in (start, end)):
+        # The rules work in whole minutes: 08:00:30-08:00:45 would be an empty window.
+        raise CampaignError(
+            f"calling window {text!r} is not in whole minutes; expected HH:MM times, e.g. 'mon 08:00-12:00'"
+        )
     if end <= start:
         raise CampaignError(f"calling window {text!r} ends before it starts; expected start < end, e.g. 'mon 08:00-12:00'")
     return weekday, start, end

@@ -134,6 +134,7 @@ def test_bad_windows_are_refused_naming_the_day_and_nothing_changes(
         "window_mon": "08:00-12:00, 11:00-13:00",
         "window_tue": "9h às 18h",
         "window_wed": "18:00-08:00",
+        "window_thu": "08:00:30-08:00:45",  # seconds: an empty window the dialer could not use
     }
     response = post(supervisor, f"{url}/windows", form)
     assert response.status_code == 400
@@ -141,6 +142,7 @@ def test_bad_windows_are_refused_naming_the_day_and_nothing_changes(
     assert "Segunda-feira: “11:00-13:00” não é uma janela" in text
     assert "Terça-feira: “9h às 18h” não é uma janela" in text
     assert "Quarta-feira: “18:00-08:00” não é uma janela" in text
+    assert "Quinta-feira: “08:00:30-08:00:45” não é uma janela" in text
     assert 'value="9h às 18h"' in response.get_data(as_text=True)
     with sqlite_runtime.db.session() as session:
         assert len(session.get(Campaign, world.campaign_id).windows) == 10

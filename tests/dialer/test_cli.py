@@ -60,6 +60,9 @@ def test_plan_counts_callable_debtors_and_blocks_by_rule(cli) -> None:
 def test_campaign_commands_validate_their_input(cli) -> None:
     bad = cli("campaign", "create", "X", "--caller-id", "+551140000000", "--window", "monday 8h")
     assert bad.exit_code == 2 and "expected a weekday and a range" in bad.output
+    for seconds in ("tue 08:00:30-08:00:45", "tue 08:00-12:00:30", "tue 08:00+03:00-12:00"):
+        refused = cli("campaign", "create", "X", "--caller-id", "+551140000000", "--window", seconds)
+        assert refused.exit_code == 2 and "not in whole minutes" in refused.output, seconds
     ok = cli("campaign", "create", "X", "--caller-id", "+551140000000", "--window", "mon 08:00-12:00")
     assert ok.exit_code == 0
     assert cli("campaign", "create", "X", "--caller-id", "+551140000000").exit_code == 1
