@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,9 @@ KEY_TIMEOUT_SECONDS = 6
 FACTOR_TIMEOUT_SECONDS = 8
 DEFAULT_TRANSFER_TIMEOUT_SECONDS = 60
 CALLBACK_SLOTS_OFFERED = 3
+# The first slot offered starts at least this long after the offer: a slot that came due
+# while this call is still on the line would find it live, and the dialer would miss it.
+CALLBACK_MIN_LEAD = timedelta(minutes=10)
 AGENT_RING_SECONDS = 20
 OPT_OUT_KEY = "9"
 REPEAT_KEY = "*"
@@ -473,7 +476,7 @@ class CallFlow:
             debtor_id=self.debtor.id,
             phone_id=self.call.phone.id,
             campaign_id=self.attempt.campaign_id,
-            after=self.now,
+            after=self.now + CALLBACK_MIN_LEAD,
             count=CALLBACK_SLOTS_OFFERED,
         )[:CALLBACK_SLOTS_OFFERED]
         if not slots:
@@ -507,7 +510,8 @@ class CallFlow:
             self._step("goodbye")
             self.reply.say("callback_unavailable").end("goodbye")
             return
-        choices = {str(i): slot for i, slot in enumerate(slots, start=1)}
+        # The keys as the caller heard them; a slot that has passed since is asked again.
+        choices = {str(i): slot for i, slot in enumerate(self.given.slots, start=1) if slot in slots}
         self._dispatch(
             "callback",
             choose=lambda digits: (

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debtor, Phone, SmsMessage
+from ivr.voice.flow import CALLBACK_MIN_LEAD
 
 from .carrier_helpers import Call, said, verbs
 
@@ -339,6 +340,8 @@ def test_menu_2_offers_slots_in_local_time_and_books_the_chosen_one(
     assert fake_facts.asked[0]["debtor_id"] == seeded.debtor_id
     assert fake_facts.asked[0]["phone_id"] == seeded.phone_id
     assert fake_facts.asked[0]["campaign_id"] == seeded.campaign_id
+    # No slot that could come due while this call is still on the line.
+    assert fake_facts.asked[0]["after"] == sqlite_runtime.clock.now() + CALLBACK_MIN_LEAD
     done = call.press("2")
     assert call.hung_up
     with sqlite_runtime.db.session() as session:
@@ -353,6 +356,38 @@ def test_menu_2_offers_slots_in_local_time_and_books_the_chosen_one(
     event = events(sqlite_runtime, seeded.attempt_id)[-1]
     assert event.kind == "callback.booked" and event.data["callback_id"] == booked.id
     assert attempt_of(sqlite_runtime, seeded.attempt_id).outcome == "callback-booked"
+
+
+def test_a_slot_that_passed_while_the_caller_listened_keeps_the_others_keys(
+    start_call, sqlite_runtime, fake_facts
+):
+    now = sqlite_runtime.clock.now()
+    fake_facts.slots = [now + timedelta(seconds=20), now + timedelta(hours=1), now + timedelta(hours=2)]
+    call, _ = start_call("mg")
+    call.answer()
+    call.press("1")
+    call.press("2")  # heard: 1 for the first slot, 2 for the second, 3 for the third
+    sqlite_runtime.clock.advance(timedelta(seconds=30))  # the first slot has passed
+    call.press("2")
+    with sqlite_runtime.db.session() as session:
+        booked = session.scalars(select(Callback)).one()
+    assert booked.due_at == fake_facts.slots[1]
+
+
+def test_pressing_a_slot_that_has_passed_asks_again_with_the_slots_left(
+    start_call, sqlite_runtime, fake_facts
+):
+    now = sqlite_runtime.clock.now()
+    fake_facts.slots = [now + timedelta(seconds=20), now + timedelta(hours=1), now + timedelta(hours=2)]
+    call, _ = start_call("mg")
+    call.answer()
+    call.press("1")
+    call.press("2")
+    sqlite_runtime.clock.advance(timedelta(seconds=30))
+    again = call.press("1")
+    assert call.gather is not None and "tecle 1" in said(again) and "tecle 3" not in said(again)
+    with sqlite_runtime.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Callback)) == 0
 
 
 def test_menu_2_without_free_slots_says_so_and_returns_to_the_menu(start_call, fake_facts):
