@@ -46,6 +46,14 @@ def _fold(text: str) -> str:
     )
 
 
+def _says_collection(parts: list[str]) -> bool:
+    for phrase in _COLLECTION_WORDS:
+        target = phrase.split()
+        if any(parts[i : i + len(target)] == target for i in range(len(parts) - len(target) + 1)):
+            return True
+    return False
+
+
 def neutral_company_name(company: str, fallback: str) -> str:
     """`company` without words that say debt collection ("Cordial Cobranças" -> "Cordial");
     `fallback` when nothing else is left."""
@@ -58,6 +66,12 @@ def neutral_company_name(company: str, fallback: str) -> str:
             if folded[i : i + len(target)] == target:
                 for j in range(i, i + len(target)):
                     keep[j] = False
+    # A word joined from several ("Debt-Collection", "Cobrança/Recuperação") goes when its
+    # parts say it.
+    for i, word in enumerate(folded):
+        parts = [part for part in re.split(r"[^0-9a-z]+", word) if part]
+        if keep[i] and len(parts) > 1 and _says_collection(parts):
+            keep[i] = False
     # A connector left beside a removed word ("Silva & [Cobrança] Ltda") goes too.
     for i, word in enumerate(folded):
         beside_removed = (i > 0 and not keep[i - 1]) or (i + 1 < len(words) and not keep[i + 1])

@@ -146,6 +146,12 @@ def test_the_neutral_company_name_drops_words_of_debt_collection():
         == "Central de Atendimento"
     )
     assert neutral_company_name("Northwind", "x") == "Northwind"
+    # Joined words are read by their parts; other joined words stay as they are.
+    assert neutral_company_name("Acme Debt-Collection Services", "x") == "Acme Services"
+    assert neutral_company_name("Silva Cobranças/Recuperação Ltda", "x") == "Silva Ltda"
+    assert neutral_company_name("Recuperação-de-Crédito", "Atendimento") == "Atendimento"
+    assert neutral_company_name("Coca-Cola Bottling", "x") == "Coca-Cola Bottling"
+    assert neutral_company_name("Acme Debtor-Care", "x") == "Acme Debtor-Care"
 
 
 def test_phone_numbers_are_read_digit_by_digit():
