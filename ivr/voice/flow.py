@@ -651,7 +651,9 @@ class CallFlow:
                 update(Callback)
                 .where(
                     Callback.id == self.attempt.callback_id,
-                    Callback.status.in_(("scheduled", "dialing")),
+                    # "missed": the call's "completed" callback can land before the Dial's
+                    # action (the caller hung up on the agent), and call it missed.
+                    Callback.status.in_(("scheduled", "dialing", "missed")),
                 )
                 .values(status="done")
             )

@@ -180,7 +180,14 @@ def status() -> Response:
     duration = form.get("CallDuration", "")
     try:
         with runtime.db.session() as session:
-            attempt = session.get(Attempt, attempt_id) if attempt_id is not None else None
+            # Locked (PostgreSQL): Twilio sends a call's callbacks concurrently, and one
+            # decided on a stale read would move the attempt back ("in-progress" written
+            # after "completed"). SQLite's writes are one at a time already.
+            attempt = (
+                session.get(Attempt, attempt_id, with_for_update=True)
+                if attempt_id is not None
+                else None
+            )
             if attempt is None:
                 log.warning(
                     "status callback for unknown attempt %r (call %s)",

@@ -701,6 +701,31 @@ def test_an_agent_taking_the_call_is_dialled_and_the_end_is_recorded(
         assert session.scalars(select(Callback.status)).all() == ["done"]
 
 
+def test_a_callback_whose_end_was_reported_before_the_agent_leg_still_counts_as_done(
+    start_call, sqlite_runtime, fake_facts
+):
+    """The caller hangs up on the agent: the call's "completed" status callback can land
+    before the Dial's action, and marks the booked callback missed; the action then tells
+    that the agent did talk with the debtor."""
+    call, seeded = start_call("mg", callback_due_at=sqlite_runtime.clock.now())
+    call.answer()
+    user_id = _agent(sqlite_runtime, None)
+    twiml = call._take(
+        call.hooks.post(
+            f"/voice/agent-connect?attempt={seeded.attempt_id}&user={user_id}", call._params()
+        )
+    )
+    call.status("completed", CallDuration="130")
+    with sqlite_runtime.db.session() as session:
+        assert session.scalars(select(Callback.status)).all() == ["missed"]
+    call.hooks.post(
+        twiml.find("Dial").get("action"),
+        call._params(DialCallStatus="completed", DialCallDuration="95"),
+    )
+    with sqlite_runtime.db.session() as session:
+        assert session.scalars(select(Callback.status)).all() == ["done"]
+
+
 @pytest.mark.parametrize("dial_status", ["no-answer", "busy", "failed"])
 def test_an_agent_who_does_not_answer_leads_to_a_callback_offer(
     start_call, sqlite_runtime, fake_facts, dial_status
