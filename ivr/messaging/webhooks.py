@@ -94,11 +94,18 @@ def status() -> Response:
     return _twiml()
 
 
-def _keyword(body: str) -> str:
-    first = (body or "").strip().split(maxsplit=1)
-    word = first[0] if first else ""
+def _fold_keyword(word: str) -> str:
     folded = unicodedata.normalize("NFKD", word.upper())
     return "".join(c for c in folded if c.isalnum() and not unicodedata.combining(c))
+
+
+def _keywords(body: str) -> tuple[str, str]:
+    """The reply's first word and its first two words run together, folded: "Sair por
+    favor" -> ("SAIR", "SAIRPOR"), "opt out" -> ("OPT", "OPTOUT"), "stop all" -> ("STOP",
+    "STOPALL")."""
+    words = (body or "").strip().split(maxsplit=2)
+    first = _fold_keyword(words[0]) if words else ""
+    return first, first + (_fold_keyword(words[1]) if len(words) > 1 else "")
 
 
 @blueprint.route("/inbound", methods=["POST"])
@@ -110,7 +117,10 @@ def inbound() -> Response:
     sender = (form.get("From") or "").strip()
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
     number = sender.removeprefix("whatsapp:")[:20]
-    keyword = _keyword(form.get("Body", ""))
+    first_word, two_words = _keywords(form.get("Body", ""))
+    # The carrier's own opt-out handling (Twilio Advanced Opt-Out) says it stopped the
+    # number: then it is stopped here too, whatever the words, and the carrier replies.
+    carrier_stopped = (form.get("OptOutType") or "").strip().upper() == "STOP"
     carrier_handled = bool(form.get("OptOutType"))
     reply = MessagingResponse()
     try:
@@ -125,9 +135,9 @@ def inbound() -> Response:
                 rows[0][1].language if rows else runtime.config.get("CORDIAL_DEFAULT_LANGUAGE")
             )
             book = message_book(language)
-            stopping = keyword in book.opt_out_keywords or any(
-                keyword in b.opt_out_keywords for b in message_books().values()
-            )
+            keywords = {k for b in (book, *message_books().values()) for k in b.opt_out_keywords}
+            keyword = next((k for k in (first_word, two_words) if k in keywords), "")
+            stopping = carrier_stopped or bool(keyword)
             for phone, debtor in rows:
                 if stopping:
                     field = f"{channel}_opt_out_at"
@@ -143,7 +153,8 @@ def inbound() -> Response:
                         actor="debtor",
                         occurred_at=now,
                         data={
-                            "keyword": keyword[:20],
+                            "keyword": (keyword or first_word)[:20],
+                            "carrier_opt_out": carrier_stopped,
                             "opted_out_channel": channel,
                             "scope": ["debtor", "phone"],
                         }

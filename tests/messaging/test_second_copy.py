@@ -195,7 +195,12 @@ def test_money_and_documents_are_written_as_people_write_them():
         ("sair por favor", True),
         ("Stop", True),
         ("PARAR", True),
+        ("Pare", True),
+        ("REVOKE", True),
+        ("opt out", True),
+        ("Stop all", True),
         ("olá, quero pagar", False),
+        ("opt in", False),
     ],
 )
 def test_a_reply_with_an_opt_out_keyword_stops_messages_to_that_number(
@@ -224,6 +229,25 @@ def test_a_reply_with_an_opt_out_keyword_stops_messages_to_that_number(
             _send(sqlite_runtime, seeded)
     else:
         assert len(_events(sqlite_runtime, "sms.received")) == 1
+
+
+def test_an_opt_out_the_carrier_handled_stops_whatever_the_words(
+    seed, hooks, carrier, sqlite_runtime
+):
+    """Twilio's Advanced Opt-Out may stop a number on words of its own (OptOutType=STOP);
+    the carrier then sends its own confirmation, so Cordial sends none."""
+    seeded = seed("mg")
+    response = hooks.post(
+        "/messaging/inbound",
+        {"From": seeded.profile.number, "Body": "não quero mais", "OptOutType": "STOP"},
+    )
+    reply = parse_twiml(response.data)
+    with sqlite_runtime.db.session() as session:
+        assert session.get(Phone, seeded.phone_id).sms_opt_out_at is not None
+        assert session.get(Debtor, seeded.debtor_id).sms_opt_out_at is not None
+    assert "".join(reply.itertext()) == ""
+    [event] = _events(sqlite_runtime, "opt_out")
+    assert event.data["carrier_opt_out"] is True and event.data["opted_out_channel"] == "sms"
 
 
 def test_a_whatsapp_stop_opts_out_of_whatsapp_only(seed, hooks, sqlite_runtime):
