@@ -43,7 +43,13 @@ from ivr.models import (
     table_of,
 )
 from ivr.runtime import Runtime
-from ivr.telephony.carrier import CallInfo, CallRequest, Carrier, CarrierError
+from ivr.telephony.carrier import (
+    CallInfo,
+    CallRequest,
+    Carrier,
+    CarrierError,
+    CarrierOutcomeUnknown,
+)
 from ivr.voice.call_status import apply_call_status
 from ivr.voice.disclosure import recording_required
 from ivr.voice.urls import answer_url, status_url
@@ -324,9 +330,23 @@ class Dialer:
             to=claim.to, from_=claim.caller_id, url=answer_url(config, claim.attempt_id, claim.language),
             status_callback=status_url(config, claim.attempt_id), idempotency_key=claim.idempotency_key,
             machine_detection=True, record=claim.record, not_before=claim.created_at, known_call_sids=known,
+            # The claim's checks (the window above all) hold for place_horizon after it.
+            place_by=claim.created_at + self.place_horizon,
         )
         try:
             info = self.carrier.place_call(request)
+        except CarrierOutcomeUnknown as exc:
+            # The call may exist: the attempt stays live (dialing), so the debtor gets no
+            # second call, and reconciliation adopts the call or fails the attempt.
+            log.warning("attempt %s: the carrier may have placed the call: %s", claim.attempt_id, exc)
+            with self.runtime.db.session() as session:
+                attempt = session.get(Attempt, claim.attempt_id)
+                if attempt is not None:
+                    session.add(ContactEvent(debtor_id=attempt.debtor_id, attempt_id=attempt.id,
+                                             phone_id=attempt.phone_id, kind="attempt.placement_unknown",
+                                             actor=self.worker_id, occurred_at=self.runtime.clock.now(),
+                                             data={"error": str(exc)[:300]}))
+            return False
         except CarrierError as exc:
             log.warning("attempt %s: carrier refused the call: %s", claim.attempt_id, exc)
             with self.runtime.db.session() as session:

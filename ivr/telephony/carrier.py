@@ -15,6 +15,12 @@ class CarrierError(RuntimeError):
     """The carrier refused or failed a request after retries."""
 
 
+class CarrierOutcomeUnknown(CarrierError):
+    """A create request kept failing in a way that leaves open whether the carrier acted on
+    it: the call (or message) may exist. Look it up before anything else; never count it as
+    not placed, never send it again blind."""
+
+
 @dataclass(frozen=True)
 class CallRequest:
     to: str  # E.164
@@ -29,6 +35,9 @@ class CallRequest:
     # Calls to this number already recorded on other attempts: a lookup never takes one of
     # them for this request's call (a re-call can come within the lookup's clock-skew reach).
     known_call_sids: frozenset[str] = frozenset()
+    # No create request is sent at or after this instant: the checks that allowed the call
+    # (its window above all) hold only until then. Retries stop there.
+    place_by: datetime | None = None
 
 
 @dataclass(frozen=True)

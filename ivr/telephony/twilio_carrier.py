@@ -33,7 +33,14 @@ from twilio.rest import Client
 
 from ivr.clock import Clock, SystemClock
 
-from .carrier import CallInfo, CallRequest, CarrierError, MessageInfo, MessageRequest
+from .carrier import (
+    CallInfo,
+    CallRequest,
+    CarrierError,
+    CarrierOutcomeUnknown,
+    MessageInfo,
+    MessageRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,10 @@ class TwilioCarrierError(CarrierError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class TwilioOutcomeUnknown(TwilioCarrierError, CarrierOutcomeUnknown):
+    """Creating kept failing after a request that Twilio may have acted on."""
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -182,6 +193,7 @@ class TwilioCarrier:
             what,
             create=lambda: self._call_info(self.client.calls.create(**params)),
             lookup=lambda: self._find_call_once(lookup),
+            deadline=request.place_by,
         )
 
     def find_call(self, request: CallRequest) -> CallInfo | None:
@@ -271,12 +283,26 @@ class TwilioCarrier:
 
     # --- plumbing ---------------------------------------------------------------
     def _create_without_duplicates(
-        self, what: str, create: Callable[[], T], lookup: Callable[[], T | None]
+        self,
+        what: str,
+        create: Callable[[], T],
+        lookup: Callable[[], T | None],
+        deadline: datetime | None = None,
     ) -> T:
         """Create something, retrying transient failures; before each retry look for
-        what an earlier attempt may have created, and never create without looking."""
+        what an earlier attempt may have created, and never create without looking. No
+        create request is sent at or after `deadline`."""
         last_error: BaseException | None = None
         for attempt in range(1, self.retry.max_attempts + 1):
+            if deadline is not None and self._clock.now() >= deadline:
+                if attempt == 1:
+                    raise TwilioCarrierError(f"did not {what}: its deadline had passed")
+                raise TwilioOutcomeUnknown(
+                    f"stopped trying to {what} at its deadline after {attempt - 1} attempt(s) "
+                    f"({_describe(last_error or Exception('no answer'))}); it may still have "
+                    "been created: reconcile before trying again",
+                    status=_http_status(last_error) if last_error else None,
+                )
             if attempt > 1:
                 self._sleep(self.retry.delay(attempt - 1, self._rng))
                 try:
@@ -299,7 +325,7 @@ class TwilioCarrier:
                     raise self._refused(exc, what) from exc
                 last_error = exc
                 log.warning("%s: attempt %d failed: %s", what, attempt, _describe(exc))
-        raise TwilioCarrierError(
+        raise TwilioOutcomeUnknown(
             f"could not {what} after {self.retry.max_attempts} attempts "
             f"({_describe(last_error or Exception('no answer'))}); it may still have been "
             "created: reconcile before trying again",

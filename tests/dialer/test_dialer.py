@@ -180,6 +180,44 @@ def test_carrier_refusal_fails_the_attempt_and_frees_the_debtor(runtime) -> None
     assert (attempt.state, attempt.active, attempt.outcome) == ("failed", False, "carrier-error")
 
 
+def test_a_placement_the_carrier_may_have_made_stays_live_until_reconciled(runtime, clock) -> None:
+    """The carrier failed every try, the last one after creating the call: the attempt is
+    not failed (that would free the debtor for a second call while the first rings); it
+    stays dialing until reconciliation finds the call."""
+    with runtime.db.session() as s:
+        factories.debtor(s, factories.campaign(s, min_minutes_between_attempts=0), next_call_at=NOW)
+    network = Network(runtime)
+    network.emulator.faults.fail_next("calls.create", count=4, status=503)
+    network.emulator.faults.fail_next("calls.create", count=1, status=500, after_effect=True)
+    dialer, _ = make_dialer(runtime, network)
+    report = dialer.tick()
+    assert (report.claimed, report.placed, report.not_placed) == (1, 0, 1)
+    (attempt,) = attempts(runtime)
+    assert (attempt.state, attempt.active, attempt.carrier_call_sid) == ("dialing", True, None)
+    with runtime.db.session() as s:
+        kinds = s.scalars(select(ContactEvent.kind).where(ContactEvent.attempt_id == attempt.id)).all()
+    assert "attempt.placement_unknown" in kinds and "attempt.failed" not in kinds
+    clock.advance(timedelta(seconds=30))
+    assert dialer.claim() == []  # the debtor's call may be ringing: no second one
+    clock.advance(dialer.place_lease)
+    assert dialer.reconcile() == 1
+    (attempt,) = attempts(runtime)
+    [call] = network.calls.values()
+    assert (attempt.state, attempt.active, attempt.carrier_call_sid) == ("queued", True, call.sid)
+
+
+def test_the_carrier_is_told_to_place_the_call_only_while_the_claims_checks_hold(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        factories.debtor(s, factories.campaign(s), next_call_at=NOW)
+    dialer, network = make_dialer(runtime)
+    asked = []
+    place_call = network.carrier.place_call
+    network.carrier.place_call = lambda request: asked.append(request) or place_call(request)
+    assert dialer.tick().placed == 1
+    (attempt,) = attempts(runtime)
+    assert [r.place_by for r in asked] == [attempt.created_at + dialer.place_horizon]
+
+
 def test_reconcile_adopts_a_call_placed_by_a_worker_that_died_and_fails_unplaced_claims(runtime, clock) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from ivr.telephony.carrier import MessageRequest
+from ivr.telephony.carrier import CarrierError, CarrierOutcomeUnknown, MessageRequest
 from ivr.telephony.emulator import CarrierEmulator
 from ivr.telephony.twilio_carrier import (
     BaseUrlHttpClient,
@@ -119,6 +119,35 @@ def test_giving_up_raises_a_carrier_error(world: VirtualWorld) -> None:
         carrier.place_call(world.call_request(DEBTOR))
 
     assert raised.value.status == 503
+    assert world.emulator.calls_to(DEBTOR) == []
+    # The last request may have been acted on: the caller must look before anything else.
+    assert isinstance(raised.value, CarrierOutcomeUnknown)
+
+
+def _creates_sent(world: VirtualWorld) -> int:
+    return sum(1 for operation, _fault in world.emulator.faults.injected if operation == "calls.create")
+
+
+def test_no_create_request_is_sent_at_or_after_the_deadline(world: VirtualWorld) -> None:
+    """A call allowed until an instant (its window) is not placed later by retries."""
+    world.emulator.faults.fail_next("calls.create", count=5, status=503)
+    carrier = world.emulator.carrier(sleep=lambda seconds: world.clock.advance(timedelta(seconds=seconds)))
+    deadline = world.clock.now() + timedelta(seconds=1.5)
+
+    with pytest.raises(CarrierOutcomeUnknown, match="deadline") as raised:
+        carrier.place_call(world.call_request(DEBTOR, place_by=deadline))
+
+    assert raised.value.status == 503
+    assert 2 <= _creates_sent(world) < 5  # retried while allowed, then stopped
+    assert world.clock.now() >= deadline
+    assert world.emulator.calls_to(DEBTOR) == []
+
+
+def test_a_call_past_its_deadline_is_not_sent_at_all(world: VirtualWorld) -> None:
+    world.emulator.assign_persona(DEBTOR, "busy")
+    with pytest.raises(CarrierError, match="deadline had passed") as raised:
+        world.carrier.place_call(world.call_request(DEBTOR, place_by=world.clock.now()))
+    assert not isinstance(raised.value, CarrierOutcomeUnknown)  # surely nothing was created
     assert world.emulator.calls_to(DEBTOR) == []
 
 
