@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ivr.compliance.presets import jurisdiction_for
 from ivr.compliance.zones import resolve_zones
-from ivr.models import Attempt, Campaign, ContactEvent, Debt, Debtor, Holiday, Phone
+from ivr.models import Attempt, BlockListEntry, Campaign, ContactEvent, Debt, Debtor, Holiday, Phone
 
 MIN_HUMAN_SECONDS = 6
 
@@ -58,6 +58,7 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
     phones = {p.id: p for p in session.scalars(select(Phone).where(Phone.debtor_id.in_(debtors)))}
     campaigns: dict[int | None, Campaign] = {c.id: c for c in session.scalars(select(Campaign))}
     debts = {d.id: d for d in session.scalars(select(Debt).where(Debt.debtor_id.in_(debtors)))}
+    blocked = {(b.kind, b.value): b.created_at for b in session.scalars(select(BlockListEntry))}
     city_holidays = {(h.country, h.state, (h.city or "").lower(), h.day) for h in session.scalars(select(Holiday))}
     events: dict[int | None, list[ContactEvent]] = defaultdict(list)
     opt_outs: dict[int, datetime] = {}
@@ -108,6 +109,11 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
                            f"{opt_outs[debtor_id].isoformat()}")
             if phone and phone.wrong_number_at and when > phone.wrong_number_at:
                 report.add(4, "WRONG-NUMBER", a.id, "called a number marked wrong-number")
+            for kind, value in (("phone", phone.number if phone else ""), ("document", debtor.document)):
+                listed_at = blocked.get((kind, value))
+                if listed_at is not None and when > listed_at:
+                    report.add(4, "BLOCK-LIST", a.id, f"called {when.isoformat()}, after the {kind} was put on "
+                               f"a block list ({listed_at.isoformat()})")
             debt = debts.get(a.debt_id) if a.debt_id else None
             if debt is not None and debt.status != "open" and debt.status_changed_at and when > debt.status_changed_at:
                 report.add(5, "BR-CDC-42-UNDUE", a.id, f"called about a debt {debt.status} since "

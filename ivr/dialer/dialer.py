@@ -34,6 +34,7 @@ from ivr.dialer.queue import Candidate, due_callbacks, due_debtors
 from ivr.models import (
     Attempt,
     AttemptState,
+    BlockListEntry,
     Callback,
     Campaign,
     ContactEvent,
@@ -368,6 +369,11 @@ class Dialer:
                            Phone.wrong_number_at.is_(None)),
             (attempt.c.debt_id.is_(None))
             | exists().where(Debt.id == attempt.c.debt_id, Debt.status == "open", Debt.payment_pending.is_(False)),
+            # A number or document put on a block list since the claim.
+            ~exists().where(Phone.id == attempt.c.phone_id, BlockListEntry.kind == "phone",
+                            BlockListEntry.value == Phone.number),
+            ~exists().where(Debtor.id == attempt.c.debtor_id, BlockListEntry.kind == "document",
+                            BlockListEntry.value == Debtor.document),
         )
         result = session.execute(
             update(attempt)

@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from ivr.audit import audit_contact_log
-from ivr.models import Attempt, Callback, ContactEvent, Debtor
+from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debtor
 from ivr.runtime import Runtime
 from tests import factories
 
@@ -72,3 +72,17 @@ def test_only_a_voice_opt_out_makes_a_later_call_a_violation(sqlite_runtime: Run
     after_voice = _call(sqlite_runtime, by_voice, T0 + timedelta(hours=1))
     violations = _violations(sqlite_runtime, "OPT-OUT")
     assert after_voice in violations and after_sms not in violations
+
+
+def test_calls_after_a_number_or_document_was_block_listed_are_reported(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        by_number = factories.debtor(s, None)
+        by_document = factories.debtor(s, None)
+        s.add(BlockListEntry(kind="phone", value=by_number.phones[0].number, created_at=T0))
+        s.add(BlockListEntry(kind="document", value=by_document.document, created_at=T0))
+        by_number_id, by_document_id = by_number.id, by_document.id
+    before = _call(sqlite_runtime, by_number_id, T0 - timedelta(hours=1))
+    after_number = _call(sqlite_runtime, by_number_id, T0 + timedelta(hours=1))
+    after_document = _call(sqlite_runtime, by_document_id, T0 + timedelta(hours=1))
+    violations = _violations(sqlite_runtime, "BLOCK-LIST")
+    assert sorted(violations) == [after_number, after_document] and before not in violations

@@ -111,7 +111,9 @@ def s_number(runtime, debtor_id: int) -> str:
         return s.scalar(select(Phone.number).where(Phone.debtor_id == debtor_id))
 
 
-@pytest.mark.parametrize("change", ["pause", "opt_out", "paid", "wrong_number"])
+@pytest.mark.parametrize(
+    "change", ["pause", "opt_out", "paid", "wrong_number", "blocked_number", "blocked_document"]
+)
 def test_a_call_forbidden_between_claim_and_placing_is_not_placed(runtime, change: str) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)
@@ -126,6 +128,10 @@ def test_a_call_forbidden_between_claim_and_placing_is_not_placed(runtime, chang
             s.get(Debtor, d.id).voice_opt_out_at = NOW
         elif change == "paid":
             s.execute(update(Debt).where(Debt.debtor_id == d.id).values(status="paid"))
+        elif change == "blocked_number":
+            s.add(BlockListEntry(kind="phone", value=s_number(runtime, d.id), source="procon-sp"))
+        elif change == "blocked_document":
+            s.add(BlockListEntry(kind="document", value=s.get(Debtor, d.id).document))
         else:
             s.execute(update(Phone).where(Phone.debtor_id == d.id).values(wrong_number_at=NOW))
     dialer.place(claims)
