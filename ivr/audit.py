@@ -19,8 +19,8 @@ import holidays as holiday_package
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr.compliance.presets import jurisdiction_for
-from ivr.compliance.zones import resolve_zones
+from ivr.compliance.presets import jurisdictions_for
+from ivr.compliance.zones import resolve_zones, states_for_phones
 from ivr.models import Attempt, BlockListEntry, Campaign, ContactEvent, Debt, Debtor, Holiday, Phone
 
 MIN_HUMAN_SECONDS = 6
@@ -93,7 +93,10 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
         zones = resolve_zones(country=debtor.country, state=debtor.state, city=debtor.city, zip_code=debtor.zip_code,
                               timezone_override=debtor.timezone_override,
                               phone_numbers=[p.number for p in debtor_phones]).zones
-        jurisdiction = jurisdiction_for(debtor.country, debtor.state, debtor.city)
+        # Without a state in the address, the laws of every state the phones serve apply.
+        plausible = frozenset() if debtor.state else states_for_phones(
+            debtor.country, [p.number for p in debtor_phones])
+        jurisdictions = jurisdictions_for(debtor.country, debtor.state, debtor.city, plausible)
         # Invariant 6: never two live calls to one debtor.
         for earlier, later in zip(rows, rows[1:], strict=False):
             if earlier.ended_at is None or later.created_at < earlier.ended_at:
@@ -102,7 +105,8 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
         calls = [a for a in rows if a.carrier_call_sid]
         for a in calls:
             when = a.placed_at or a.created_at
-            _check_window(report, a, when, zones, jurisdiction, campaigns.get(a.campaign_id), debtor, city_holidays)
+            _check_window(report, a, when, zones, jurisdictions, campaigns.get(a.campaign_id), debtor,
+                          city_holidays)
             phone = phones.get(a.phone_id)
             if debtor_id in opt_outs and when > opt_outs[debtor_id]:
                 report.add(4, "OPT-OUT", a.id, f"called {when.isoformat()} after the opt-out of "
@@ -119,7 +123,8 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
                 report.add(5, "BR-CDC-42-UNDUE", a.id, f"called about a debt {debt.status} since "
                            f"{debt.status_changed_at.isoformat()}")
             _check_disclosure(report, a, events.get(a.id, []))
-        _check_caps(report, debtor, calls, zones, jurisdiction, campaigns)
+        caps = tuple(dict.fromkeys(cap for j in jurisdictions for cap in j.frequency_caps))
+        _check_caps(report, debtor, calls, zones, caps, campaigns)
     for a in attempts:
         if a.active:
             report.add(9, "UNFINISHED", a.id, f"attempt still {a.state} at the end")
@@ -127,14 +132,16 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
     return report
 
 
-def _check_window(report: AuditReport, attempt: Attempt, when: datetime, zones: Iterable[str], jurisdiction: Any,
-                  campaign: Campaign | None, debtor: Debtor, city_holidays: set) -> None:
-    hours = jurisdiction.calling_hours
+def _check_window(report: AuditReport, attempt: Attempt, when: datetime, zones: Iterable[str],
+                  jurisdictions: tuple[Any, ...], campaign: Campaign | None, debtor: Debtor,
+                  city_holidays: set) -> None:
     for zone in zones:
         local = when.astimezone(ZoneInfo(zone))
         minute, weekday, day = _minute(local), local.weekday(), local.date()
-        if not _open_in(hours.week[weekday], minute):
-            report.add(1, hours.rule_id, attempt.id, f"placed at {local:%a %H:%M} in {zone}, outside the legal hours")
+        for hours in dict.fromkeys(j.calling_hours for j in jurisdictions):
+            if not _open_in(hours.week[weekday], minute):
+                report.add(1, hours.rule_id, attempt.id, f"placed at {local:%a %H:%M} in {zone}, outside the "
+                           "legal hours")
         if campaign is not None and not any(
                 w.weekday == weekday and _minute_of(w.start) <= minute < _minute_of(w.end, end=True)
                 for w in campaign.windows):
@@ -143,10 +150,12 @@ def _check_window(report: AuditReport, attempt: Attempt, when: datetime, zones: 
         if debtor.preferred_start and debtor.preferred_end and not (
                 _minute_of(debtor.preferred_start) <= minute < _minute_of(debtor.preferred_end, end=True)):
             report.add(1, "DEBTOR-PREFERENCE", attempt.id, f"placed at {local:%H:%M}, outside the debtor's hours")
-        if hours.closed_on_holidays and day in holiday_package.country_holidays(debtor.country, subdiv=debtor.state,
-                                                                               years=day.year):
+        states = {j.state for j in jurisdictions}
+        if any(j.calling_hours.closed_on_holidays and day in holiday_package.country_holidays(
+                debtor.country, subdiv=j.state, years=day.year) for j in jurisdictions):
             report.add(1, "HOLIDAY", attempt.id, f"placed on a holiday ({day}) in {zone}")
-        if any(c == debtor.country and s in (None, debtor.state) and (not city or city == (debtor.city or "").lower())
+        if any(c == debtor.country and (s is None or s in states)
+               and (not city or city == (debtor.city or "").lower())
                and d == day for c, s, city, d in city_holidays):
             report.add(1, "HOLIDAY", attempt.id, f"placed on a supervisor-listed holiday ({day})")
 
@@ -156,10 +165,10 @@ def _minute_of(value, end: bool = False) -> int:
     return 24 * 60 if end and minutes == 0 else minutes
 
 
-def _check_caps(report: AuditReport, debtor: Debtor, calls: list[Attempt], zones: Iterable[str], jurisdiction: Any,
-                campaigns: dict[int | None, Campaign]) -> None:
+def _check_caps(report: AuditReport, debtor: Debtor, calls: list[Attempt], zones: Iterable[str],
+                caps: tuple[Any, ...], campaigns: dict[int | None, Campaign]) -> None:
     """Invariant 2: recount every cap from the log, per debtor across all phones and campaigns."""
-    for cap in jurisdiction.frequency_caps:
+    for cap in caps:
         groups: dict[Any, list[Attempt]] = defaultdict(list)
         for a in calls:
             if cap.waived_by_requested_callback and a.callback_id:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from ivr.compliance.facts import CallFacts, PastAttempt
 from ivr.compliance.local_time import as_utc, end_of_local_day, local_date
-from ivr.compliance.presets import FrequencyCap, jurisdiction_for
+from ivr.compliance.presets import FrequencyCap, jurisdictions_for
 from ivr.compliance.reason import CAMPAIGN_CAP, MIN_INTERVAL, RETRY_DELAY, Reason
 
 # Not-before instants of a rule that never lifts by itself (a cap of zero), and of
@@ -120,8 +120,11 @@ def time_blocks(facts: CallFacts) -> list[TimedBlock]:
     debtor, history, campaign = facts.debtor, facts.history, facts.campaign
     zones = tuple(sorted(debtor.zones))
     blocks: list[TimedBlock] = []
-    jurisdiction = jurisdiction_for(debtor.country, debtor.state, debtor.city)
-    for cap in jurisdiction.frequency_caps:
+    jurisdictions = jurisdictions_for(
+        debtor.country, debtor.state, debtor.city, debtor.plausible_states
+    )
+    caps = dict.fromkeys(cap for j in jurisdictions for cap in j.frequency_caps)
+    for cap in caps:  # every cap of every place the debtor may be
         blocks.extend(_preset_cap_blocks(cap, history.attempts, facts.debt.id, zones))
     if campaign is not None:
         everyone = _attempt_instants(history.attempts, None)

@@ -45,6 +45,9 @@ class DebtorFacts:
     preferred_end: time | None = None
     voice_opt_out: bool = False
     document_blocked: bool = False  # the CPF/SSN is on a block list
+    # Without a state in the address: the states the phones' area codes serve. The laws
+    # of each (and the country default) all apply (ivr.compliance.presets.jurisdictions_for).
+    plausible_states: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _choose(self.country, COUNTRIES, "debtor country")

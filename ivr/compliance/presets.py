@@ -178,6 +178,24 @@ def jurisdiction_for(country: str, state: str | None, city: str | None = None) -
     )
 
 
+def jurisdictions_for(
+    country: str,
+    state: str | None,
+    city: str | None = None,
+    plausible_states: frozenset[str] = frozenset(),
+) -> tuple[Jurisdiction, ...]:
+    """Every jurisdiction whose law may bind a call to the debtor: their state's when the
+    address names one; otherwise the country default's and that of each state the phones'
+    area codes serve (`plausible_states`). A call must be proper under all of them, as it
+    must be in every plausible zone."""
+    if state and state.strip():
+        return (jurisdiction_for(country, state, city),)
+    return (
+        jurisdiction_for(country, None),
+        *(jurisdiction_for(country, other) for other in sorted(plausible_states)),
+    )
+
+
 def all_rule_ids() -> frozenset[str]:
     """Every rule id a preset can put on a decision."""
     presets = load_presets()

@@ -25,7 +25,7 @@ from ivr.compliance.local_time import (
     minutes_of,
     zone,
 )
-from ivr.compliance.presets import DayRanges, jurisdiction_for, normalise_ranges
+from ivr.compliance.presets import DayRanges, jurisdictions_for, normalise_ranges
 from ivr.compliance.reason import CAMPAIGN_WINDOW, DEBTOR_PREFERENCE, HOLIDAY, Reason
 
 FULL_DAY: DayRanges = ((0, MINUTES_PER_DAY),)
@@ -42,6 +42,14 @@ class WindowPart:
     rule_id: str
     clause: str | None
     ranges_on: Callable[[date], DayRanges]
+
+
+def _weekly(week: Sequence[DayRanges]) -> Callable[[date], DayRanges]:
+    return lambda day: week[day.weekday()]
+
+
+def _closed_on_holidays(calendar: HolidayCalendar) -> Callable[[date], DayRanges]:
+    return lambda day: () if calendar.is_holiday(day) else FULL_DAY
 
 
 def _intersect_ranges(left: DayRanges, right: DayRanges) -> DayRanges:
@@ -95,9 +103,12 @@ class EffectiveWindow:
         extra_holidays: frozenset[ExtraHoliday] = frozenset(),
     ) -> None:
         self.zones: tuple[str, ...] = tuple(sorted(debtor.zones))
-        jurisdiction = jurisdiction_for(debtor.country, debtor.state, debtor.city)
-        hours = jurisdiction.calling_hours
-        parts = [WindowPart(hours.rule_id, hours.name, lambda day: hours.week[day.weekday()])]
+        jurisdictions = jurisdictions_for(
+            debtor.country, debtor.state, debtor.city, debtor.plausible_states
+        )
+        parts: list[WindowPart] = []
+        for hours in dict.fromkeys(j.calling_hours for j in jurisdictions):
+            parts.append(WindowPart(hours.rule_id, hours.name, _weekly(hours.week)))
         if campaign is not None:
             by_weekday: list[list[tuple[int, int]]] = [[] for _ in range(7)]
             for window in campaign.windows:
@@ -109,17 +120,18 @@ class EffectiveWindow:
         preferred = preferred_ranges(debtor)
         if preferred is not None:
             parts.append(WindowPart(DEBTOR_PREFERENCE, None, lambda day: preferred))
-        calendar = HolidayCalendar(
-            country=debtor.country,
-            subdivisions=(jurisdiction.state, jurisdiction.holiday_city_subdivision),
-            include_package=hours.closed_on_holidays
-            or (campaign is not None and campaign.closed_on_holidays),
-            listed=supervisor_holidays(extra_holidays, debtor.country, debtor.state, debtor.city),
-        )
-        if calendar.closes_anything:
-            parts.append(
-                WindowPart(HOLIDAY, None, lambda day: () if calendar.is_holiday(day) else FULL_DAY)
+        for jurisdiction in jurisdictions:  # a holiday in any place the debtor may be
+            calendar = HolidayCalendar(
+                country=debtor.country,
+                subdivisions=(jurisdiction.state, jurisdiction.holiday_city_subdivision),
+                include_package=jurisdiction.calling_hours.closed_on_holidays
+                or (campaign is not None and campaign.closed_on_holidays),
+                listed=supervisor_holidays(
+                    extra_holidays, debtor.country, jurisdiction.state, debtor.city
+                ),
             )
+            if calendar.closes_anything:
+                parts.append(WindowPart(HOLIDAY, None, _closed_on_holidays(calendar)))
         self.parts: tuple[WindowPart, ...] = tuple(parts)
         self._combined: dict[date, DayRanges] = {}
         # The last answers, for the many decisions of one batch that share this window
@@ -250,6 +262,7 @@ def effective_window(
         debtor.country,
         debtor.state,
         debtor.city,
+        debtor.plausible_states,
         debtor.zones,
         debtor.preferred_start,
         debtor.preferred_end,
@@ -263,6 +276,7 @@ def _shared_window(
     country: str,
     state: str | None,
     city: str | None,
+    plausible_states: frozenset[str],
     zones: frozenset[str],
     preferred_start: time | None,
     preferred_end: time | None,
@@ -278,5 +292,6 @@ def _shared_window(
         city=city,
         preferred_start=preferred_start,
         preferred_end=preferred_end,
+        plausible_states=plausible_states,
     )
     return EffectiveWindow(debtor, campaign, extra_holidays)

@@ -149,6 +149,29 @@ def zones_for_phone(e164: str) -> frozenset[str]:
     return entry.zones if entry is not None else frozenset()
 
 
+def states_for_phones(country: str, phone_numbers: Iterable[str]) -> frozenset[str]:
+    """The states (UFs, US states) of `country` that the phones' area codes serve: where a
+    debtor whose address names no state may be. Numbers of other countries, non-geographic
+    numbers and unassigned area codes suggest nothing."""
+    country_code = _country_code(country)
+    states: set[str] = set()
+    for number in phone_numbers:
+        try:
+            area = _phone_area(number)
+        except ValueError:
+            continue
+        if area is None or not _area_belongs_to(area, country_code):
+            continue
+        kind, code = area
+        if kind == "ddd":
+            states |= _br_ddd_states().get(int(code), frozenset())
+        else:
+            entry = _nanp_table().get(code)
+            if entry is not None and entry.country == country_code:
+                states.update(entry.states)
+    return frozenset(states)
+
+
 def zones_for_state(country: str, state: str, city: str | None = None) -> frozenset[str]:
     """The zones of a state (UF, US state, Canadian province), narrowed by `city` if known.
 
@@ -403,6 +426,12 @@ def _load_yaml(filename: str) -> Any:
 def _br_ddd_table() -> Mapping[int, frozenset[str]]:
     data = _load_yaml(_BR_DDD_FILE)["ddd"]
     return {int(ddd): frozenset(entry["zones"]) for ddd, entry in data.items()}
+
+
+@cache
+def _br_ddd_states() -> Mapping[int, frozenset[str]]:
+    data = _load_yaml(_BR_DDD_FILE)["ddd"]
+    return {int(ddd): frozenset(str(s) for s in entry["states"]) for ddd, entry in data.items()}
 
 
 @cache

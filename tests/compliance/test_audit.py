@@ -86,3 +86,16 @@ def test_calls_after_a_number_or_document_was_block_listed_are_reported(sqlite_r
     after_document = _call(sqlite_runtime, by_document_id, T0 + timedelta(hours=1))
     violations = _violations(sqlite_runtime, "BLOCK-LIST")
     assert sorted(violations) == [after_number, after_document] and before not in violations
+
+
+def test_a_debtor_without_a_state_is_audited_under_the_law_of_their_phones_state(
+    sqlite_runtime: Runtime,
+) -> None:
+    with sqlite_runtime.db.session() as s:
+        rio = factories.debtor(s, None, state=None, number="+5521987650001").id
+        sao_paulo = factories.debtor(s, None, state=None, number="+5511987650002").id
+    saturday = datetime(2026, 11, 28, 13, 0, tzinfo=UTC)  # 10:00 in Rio and São Paulo
+    called_in_rio = _call(sqlite_runtime, rio, saturday)
+    _call(sqlite_runtime, sao_paulo, saturday)
+    assert _violations(sqlite_runtime, "BR-RJ-HOURS") == [called_in_rio]
+    assert _violations(sqlite_runtime, "BR-DEFAULT") == []

@@ -4,7 +4,7 @@ hours, holidays, uncertain zones and daylight-saving days."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -58,6 +58,31 @@ def test_rio_de_janeiro_saturday_is_closed():
     decision = decide(br_facts("RJ"), local(SAO_PAULO, 2026, 11, 28, 10, 0))
     assert rule_ids(decision) == {"BR-RJ-HOURS"}
     assert decision.next_allowed_at == local(SAO_PAULO, 2026, 11, 30, 9, 0)
+
+
+def test_without_a_state_the_laws_of_the_states_the_phones_serve_apply_too():
+    """An address without a state and a Rio number (DDD 21): Rio's law binds as well as the
+    country default, with Rio's holidays (23 April, São Jorge)."""
+    saturday = local(SAO_PAULO, 2026, 11, 28, 10, 0)
+    assert decide(br_facts(None), saturday).allowed
+    rio = br_facts(None, plausible_states=frozenset({"RJ"}))
+    assert rule_ids(decide(rio, saturday)) == {"BR-RJ-HOURS"}
+    assert not decide(rio, local(SAO_PAULO, 2026, 11, 24, 8, 30)).allowed  # Rio opens at 9
+    sao_jorge = local(SAO_PAULO, 2026, 4, 23, 10, 0)  # a Thursday
+    assert decide(br_facts(None), sao_jorge).allowed
+    assert rule_ids(decide(rio, sao_jorge)) == {"HOLIDAY"}
+
+
+def test_without_a_state_a_massachusetts_number_brings_the_massachusetts_cap():
+    from ivr.compliance.facts import PastAttempt
+
+    now = local(NEW_YORK, 2026, 11, 24, 12, 0)
+    attempts = tuple(
+        PastAttempt(at=now - timedelta(days=d), debt_id=20, outcome="no-answer") for d in (1, 2)
+    )
+    assert decide(us_facts(None, attempts=attempts), now).allowed
+    boston = us_facts(None, attempts=attempts, plausible_states=frozenset({"MA"}))
+    assert rule_ids(decide(boston, now)) == {"US-MA-2IN7"}
 
 
 @pytest.mark.parametrize("state", ["SP", "AL", "RJ", "BA", None])

@@ -144,12 +144,19 @@ def scenarios(draw: st.DrawFn) -> tuple[CallFacts, datetime]:
     zones = frozenset(draw(st.sets(st.sampled_from(ZONES), min_size=1, max_size=3)))
     now = draw(instants(daytime_zone=sorted(zones)[0]))
     preferred = draw(st.none() | st.tuples(st.none() | quarter, st.none() | quarter))
+    # Without a state, the states the phones' area codes serve (their laws all apply).
+    plausible = (
+        frozenset(draw(st.sets(st.sampled_from([s for s in STATES[country] if s]), max_size=2)))
+        if state is None
+        else frozenset()
+    )
     debtor = DebtorFacts(
         id=1,
         country=country,
         zones=zones,
         state=state,
         city=city,
+        plausible_states=plausible,
         zone_uncertain=len(zones) > 1,
         preferred_start=preferred[0] if preferred else None,
         preferred_end=preferred[1] if preferred else None,
@@ -190,10 +197,16 @@ def scenarios(draw: st.DrawFn) -> tuple[CallFacts, datetime]:
 # --- the oracle ----------------------------------------------------------------
 
 
-def legal_hours(debtor: DebtorFacts) -> tuple[str, dict[int, tuple[int, int]]]:
+def places(debtor: DebtorFacts) -> list[str | None]:
+    """The states whose laws bind: the address's, else the country default (None) and
+    every state the phones serve."""
+    return [debtor.state] if debtor.state else [None, *sorted(debtor.plausible_states)]
+
+
+def legal_hours(debtor: DebtorFacts) -> list[tuple[str, dict[int, tuple[int, int]]]]:
     if debtor.country == "US":
-        return LEGAL_HOURS["US"]
-    return LEGAL_HOURS.get(debtor.state or "", LEGAL_HOURS["BR"])
+        return [LEGAL_HOURS["US"]]
+    return [LEGAL_HOURS.get(place or "", LEGAL_HOURS["BR"]) for place in places(debtor)]
 
 
 def minute(value: time, end: bool = False) -> int:
@@ -207,7 +220,7 @@ def is_holiday(facts: CallFacts, day: date) -> bool | None:
         if (
             listed.day == day
             and listed.country == debtor.country
-            and listed.state in (None, debtor.state)
+            and listed.state in (None, *places(debtor))
             and listed.city in (None, debtor.city)
         ):
             return True
@@ -215,10 +228,11 @@ def is_holiday(facts: CallFacts, day: date) -> bool | None:
     if not closes:
         return False
     calendars = [holidays.country_holidays(debtor.country, years=day.year)]
-    if debtor.state:
-        calendars.append(
-            holidays.country_holidays(debtor.country, subdiv=debtor.state, years=day.year)
-        )
+    for place in places(debtor):
+        if place:
+            calendars.append(
+                holidays.country_holidays(debtor.country, subdiv=place, years=day.year)
+            )
     if debtor.city == "São Paulo" and debtor.state == "SP":
         calendars.append(
             holidays.country_holidays("BR", subdiv="São Paulo Capital", years=day.year)
@@ -228,14 +242,14 @@ def is_holiday(facts: CallFacts, day: date) -> bool | None:
 
 def window_blocks(facts: CallFacts, t: datetime) -> set[str]:
     debtor, campaign = facts.debtor, facts.campaign
-    rule, week = legal_hours(debtor)
     blocked: set[str] = set()
     for key in debtor.zones:
         wall = t.astimezone(ZoneInfo(key))
         m, weekday = wall.hour * 60 + wall.minute, wall.weekday()
-        start, end = week.get(weekday, (0, 0))
-        if not start <= m < end:
-            blocked.add(rule)
+        for rule, week in legal_hours(debtor):
+            start, end = week.get(weekday, (0, 0))
+            if not start <= m < end:
+                blocked.add(rule)
         if campaign is not None and not any(
             w.weekday == weekday and minute(w.start) <= m < minute(w.end, end=True)
             for w in campaign.windows
@@ -300,7 +314,7 @@ def cap_blocks(facts: CallFacts, t: datetime) -> set[str]:
             over(debtor, this_debt, t, 7, 7) or any(in_period(debtor, c, t, 7) for c in talks)
         ):
             blocked.add("US-REGF-7IN7")
-        if debtor.state == "MA" and over(debtor, this_debt, t, 2, 7):
+        if "MA" in places(debtor) and over(debtor, this_debt, t, 2, 7):
             blocked.add("US-MA-2IN7")
     if campaign is not None:
         for limit, days in ((campaign.max_per_day, None), (campaign.max_per_week, 7)):
@@ -402,8 +416,8 @@ def test_a_campaign_never_widens_the_preset(scenario):
     without_campaign = replace(facts, campaign=None)
     if decide(facts, now).allowed:
         assert decide(without_campaign, now).allowed
-    legal_rule, _ = legal_hours(facts.debtor)
-    if legal_rule in {r.rule_id for r in decide(without_campaign, now).reasons}:
+    legal_rules = {rule for rule, _ in legal_hours(facts.debtor)}
+    if legal_rules & {r.rule_id for r in decide(without_campaign, now).reasons}:
         assert not decide(facts, now).allowed
 
 

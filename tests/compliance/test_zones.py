@@ -17,6 +17,7 @@ from ivr.compliance.zones import (
     nanp_area_code,
     nanp_area_codes,
     resolve_zones,
+    states_for_phones,
     zones_for_br_ddd,
     zones_for_phone,
     zones_for_state,
@@ -654,3 +655,12 @@ def test_any_city_text_narrows_a_state_within_its_zones(state: str, city: str) -
     zones = zones_for_state("BR", state, city)
     assert zones
     assert zones <= zones_for_state("BR", state)
+
+
+def test_the_states_a_debtors_phones_serve() -> None:
+    assert states_for_phones("BR", ["+5521987654321", "+5511987654321"]) == {"RJ", "SP"}
+    assert states_for_phones("US", ["+16175550100"]) == {"MA"}
+    # Another country's numbers, and a US debtor's Canadian number, suggest nothing.
+    assert states_for_phones("BR", ["+16175550100"]) == frozenset()
+    assert states_for_phones("US", ["+5521987654321", "+14165550100"]) == frozenset()
+    assert states_for_phones("BR", []) == frozenset()

@@ -224,6 +224,21 @@ def test_the_carrier_is_told_to_place_the_call_only_while_the_claims_checks_hold
     assert [r.place_by for r in asked] == [attempt.created_at + dialer.place_horizon]
 
 
+def test_a_debtor_without_a_state_is_called_under_the_law_of_the_state_their_phone_serves(
+    runtime, clock
+) -> None:
+    """No state in the address, a Rio number: Rio's law (no calls on Saturdays) binds."""
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        factories.debtor(s, camp, state=None, number="+5521987650001", next_call_at=NOW)
+        factories.debtor(s, camp, state=None, number="+5511987650002", next_call_at=NOW)
+    clock.set(datetime(2026, 11, 28, 13, 0, tzinfo=UTC))  # Saturday 10:00 in Rio and São Paulo
+    dialer, network = make_dialer(runtime)
+    report = dialer.tick()
+    assert network.numbers_called() == ["+5511987650002"]
+    assert report.blocked == {"BR-RJ-HOURS": 1}
+
+
 def test_reconcile_adopts_a_call_placed_by_a_worker_that_died_and_fails_unplaced_claims(runtime, clock) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)
