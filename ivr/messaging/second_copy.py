@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -92,11 +92,16 @@ def send_second_copy(
     phone: Phone | None = None,
     attempt_id: int | None = None,
     channel: str | None = None,
+    send_within: timedelta | None = None,
 ) -> SmsMessage:
     """Send the second copy of `debt` to `phone` (default: the debtor's first phone that can
     receive it) on the debtor's preferred channel. Records `sms.sent`, or `sms.refused` /
     `sms.failed` and raises SecondCopyRefused: catch it inside your unit of work (before the
-    session's `with` block ends) so that the record of the refusal is committed."""
+    session's `with` block ends) so that the record of the refusal is committed.
+
+    Commits `session` (what the caller wrote so far, and the queued message) before the
+    carrier is asked, and goes on in a new transaction. `send_within`: the carrier's
+    retries stop that long after now (a caller is waiting on the line)."""
     now = runtime.clock.now()
     channel = channel or channel_for(debtor.preferred_channel)
     phone = phone or _pick_phone(debtor, channel)
@@ -153,6 +158,10 @@ def send_second_copy(
     session.add(message)
     session.flush()
     from_ = _sender(session, runtime, debt)
+    # Committed before the carrier is asked: no transaction (on SQLite, the database's one
+    # write lock) is held while it answers, which with retries may take seconds. The
+    # message is on record as queued meanwhile.
+    session.commit()
     request = MessageRequest(
         to=phone.number,
         from_=from_,
@@ -160,6 +169,7 @@ def send_second_copy(
         channel=channel,
         status_callback=message_status_url(runtime, message.id),
         idempotency_key=f"second-copy-{message.id}",
+        send_by=now + send_within if send_within is not None else None,
     )
     try:
         info = carrier.send_message(request)

@@ -60,6 +60,8 @@ class MessageRequest:
     channel: str = "sms"  # sms | whatsapp
     status_callback: str | None = None
     idempotency_key: str | None = None
+    # No send request at or after this instant (a caller waiting on the line): retries stop.
+    send_by: datetime | None = None
 
 
 @dataclass(frozen=True)

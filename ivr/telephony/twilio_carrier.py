@@ -266,6 +266,7 @@ class TwilioCarrier:
             f"send {request.channel}{key} to {mask_number(to)}",
             create=lambda: self._message_info(self.client.messages.create(**params)),
             lookup=lambda: self._find_message_once(to, from_, request.body, not_before),
+            deadline=request.send_by,
         )
 
     def _find_message_once(

@@ -43,6 +43,9 @@ KEY_TIMEOUT_SECONDS = 6
 FACTOR_TIMEOUT_SECONDS = 8
 DEFAULT_TRANSFER_TIMEOUT_SECONDS = 60
 CALLBACK_SLOTS_OFFERED = 3
+# The caller waits on the line while the second copy goes out; the carrier webhook gives up
+# after 15 s, so the carrier's retries stop well before.
+SECOND_COPY_SEND_SECONDS = timedelta(seconds=6)
 # The first slot offered starts at least this long after the offer: a slot that came due
 # while this call is still on the line would find it live, and the dialer would miss it.
 CALLBACK_MIN_LEAD = timedelta(minutes=10)
@@ -443,6 +446,7 @@ class CallFlow:
                 phone=session.get(Phone, call.phone.id),
                 attempt_id=self.attempt.id,
                 channel=channel,
+                send_within=SECOND_COPY_SEND_SECONDS,
             )
         except SecondCopyRefused as refused:
             log.info("attempt %s: second copy not sent: %s", self.attempt.id, refused.reason)

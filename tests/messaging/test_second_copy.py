@@ -250,6 +250,36 @@ def test_an_opt_out_the_carrier_handled_stops_whatever_the_words(
     assert event.data["carrier_opt_out"] is True and event.data["opted_out_channel"] == "sms"
 
 
+def test_no_write_lock_is_held_while_the_carrier_is_asked(seed, carrier, sqlite_runtime):
+    """A slow carrier (retries, timeouts) must not stall every other webhook's write: the
+    database takes another writer while the message is being sent."""
+    import sqlite3
+
+    seeded = seed("mg")
+    path = sqlite_runtime.db.engine.url.database
+    send = carrier.send_message
+    other_writers: list[str] = []
+
+    def send_while_another_writes(request):
+        other = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails with "database is locked" if held
+            other.execute("ROLLBACK")
+            other_writers.append("wrote")
+        finally:
+            other.close()
+        with sqlite_runtime.db.session() as session:  # and through Cordial's own writer lock
+            session.get(Debtor, seeded.debtor_id).city = "Uberlândia"
+        return send(request)
+
+    carrier.send_message = send_while_another_writes
+    message = _send(sqlite_runtime, seeded)
+    assert other_writers == ["wrote"] and message.status == "queued" and message.carrier_sid
+    with sqlite_runtime.db.session() as session:
+        assert session.get(SmsMessage, message.id).carrier_sid == message.carrier_sid
+    assert len(_events(sqlite_runtime, "sms.sent")) == 1
+
+
 def test_a_whatsapp_stop_opts_out_of_whatsapp_only(seed, hooks, sqlite_runtime):
     seeded = seed("mg")
     hooks.post("/messaging/inbound", {"From": f"whatsapp:{seeded.profile.number}", "Body": "SAIR"})

@@ -307,6 +307,19 @@ def test_a_message_retry_does_not_send_twice(world: VirtualWorld) -> None:
     assert list(world.emulator.messages) == [info.sid]
 
 
+def test_message_retries_stop_at_the_send_deadline(world: VirtualWorld) -> None:
+    world.emulator.faults.fail_next("messages.create", count=5, status=503)
+    carrier = world.emulator.carrier(sleep=lambda seconds: world.clock.advance(timedelta(seconds=seconds)))
+    deadline = world.clock.now() + timedelta(seconds=1.5)
+    with pytest.raises(CarrierOutcomeUnknown, match="deadline"):
+        carrier.send_message(
+            MessageRequest(to=DEBTOR, from_=CALLER_ID, body="Segunda via", send_by=deadline)
+        )
+    sent = sum(1 for operation, _ in world.emulator.faults.injected if operation == "messages.create")
+    assert 2 <= sent < 5 and world.clock.now() >= deadline
+    assert list(world.emulator.messages) == []
+
+
 def test_undeliverable_message_reports_its_failure(world: VirtualWorld) -> None:
     world.emulator.undeliverable.add(DEBTOR)
     info = world.carrier.send_message(

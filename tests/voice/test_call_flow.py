@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debtor, Phone, SmsMessage
-from ivr.voice.flow import CALLBACK_MIN_LEAD
+from ivr.voice.flow import CALLBACK_MIN_LEAD, SECOND_COPY_SEND_SECONDS
 
 from .carrier_helpers import Call, said, verbs
 
@@ -252,6 +252,8 @@ def test_menu_1_sends_the_second_copy_by_sms_through_the_carrier(
         assert "R$ 114,50" in body and "10/10/2026" in body and "BR.GOV.BCB.PIX" in body
         assert "SAIR" in body and "CNPJ" in body
     assert message.idempotency_key and message.status_callback.endswith(f"?message={1}")
+    # The caller waits on the line: the carrier's retries stop before the webhook times out.
+    assert message.send_by == sqlite_runtime.clock.now() + SECOND_COPY_SEND_SECONDS
     with sqlite_runtime.db.session() as session:
         sms = session.scalars(select(SmsMessage)).one()
         assert sms.carrier_sid and sms.channel == "sms" and sms.debt_id == seeded.debt_id
