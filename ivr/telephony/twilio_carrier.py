@@ -185,7 +185,10 @@ class TwilioCarrier:
             "timeout": request.timeout_seconds,
         }
         if request.machine_detection:
-            params["machine_detection"] = "Enable"
+            # Answered when the machine's greeting ends (machine_end_beep, ...), not as soon as
+            # a machine is heard: a voicemail left at once would be spoken over the greeting.
+            # A person is reported as soon as with "Enable".
+            params["machine_detection"] = "DetectMessageEnd"
         if request.record:
             params["record"] = True
         what = f"place call {request.idempotency_key} to {mask_number(request.to)}"

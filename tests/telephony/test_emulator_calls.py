@@ -130,9 +130,9 @@ def test_voicemail_is_reported_as_a_machine(world: VirtualWorld) -> None:
     world.emulator.run_until_idle()
 
     call = world.emulator.call(sid)
-    assert call.answered_by == "machine_start"
-    assert world.received.forms("/voice")[0]["AnsweredBy"] == "machine_start"
-    assert world.received.status_deliveries[-1]["AnsweredBy"] == "machine_start"
+    assert call.answered_by == "machine_end_beep"
+    assert world.received.forms("/voice")[0]["AnsweredBy"] == "machine_end_beep"
+    assert world.received.status_deliveries[-1]["AnsweredBy"] == "machine_end_beep"
     assert call.transcript == [
         "Hello, this is Ana from Example Services. Please call us back at 555 0100."
     ]

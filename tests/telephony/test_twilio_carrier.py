@@ -34,7 +34,7 @@ def test_placed_call_carries_twilio_parameters(world: VirtualWorld) -> None:
     assert call.url == request.url and call.method == "POST"
     assert call.status_callback == request.status_callback
     assert call.status_callback_events == {"initiated", "ringing", "answered", "completed"}
-    assert call.machine_detection == "Enable"
+    assert call.machine_detection == "DetectMessageEnd"  # the voicemail waits for the beep
     assert call.record is True
     assert call.timeout == 25
 
