@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_REPROMPTS = 2  # after the first prompt, at most this many re-prompts, then goodbye
 KEY_TIMEOUT_SECONDS = 6
+CALLBACK_OPT_OUT_SECONDS = 2  # after a booked callback's greeting, before the transfer
 FACTOR_TIMEOUT_SECONDS = 8
 DEFAULT_TRANSFER_TIMEOUT_SECONDS = 60
 CALLBACK_SLOTS_OFFERED = 3
@@ -221,6 +222,7 @@ class CallFlow:
             "second_factor": self._on_second_factor,
             "menu": self._on_menu,
             "callback": self._on_callback_choice,
+            "callback_intro": self._on_callback_intro,
             "queue_result": self._on_queue_result,
             "agent_result": self._on_agent_result,
         }
@@ -235,10 +237,26 @@ class CallFlow:
         self.reply.pause(1).end("voicemail")
 
     def _answer_booked_callback(self) -> None:
+        """The debtor asked for this call: who is calling, then the opt-out key (a
+        prerecorded call offers it at once, US-TCPA-OPTOUT), then straight to an agent."""
         lines = [line("callback_intro")]
         if self._rules().recording_notice:
             lines.append(line("recording_notice"))
-        self.reply.say_lines(lines)
+        lines.append(line("opt_out_offer"))
+        self._step("callback_intro")
+        url = self._url("callback_intro")
+        self.reply.ask(
+            lines, action=url, no_answer_url=url, timeout_seconds=CALLBACK_OPT_OUT_SECONDS
+        )
+
+    def _on_callback_intro(self) -> None:
+        digits = self.given.digits
+        if digits is not None:
+            self.record("ivr.key", step="callback_intro", digits=digits[:1],
+                        valid=digits == OPT_OUT_KEY)
+        if digits == OPT_OUT_KEY:
+            self._opt_out("callback_intro")
+            return
         self._transfer(reason="callback")
 
     # -- right party -------------------------------------------------------------
@@ -576,8 +594,7 @@ class CallFlow:
         # Live transcript (ivr.speech.live): the caller's audio streams to the agent's screen
         # from here until the call ends, through the queue and the conversation.
         start_live_transcript(self.reply.response, self.config, attempt.id, self.language)
-        if reason != "callback":
-            self.reply.say("transfer_hold")
+        self.reply.say("transfer_hold")
         self.reply.enqueue(
             wait_url=queue_wait_url(self.config, attempt.id, self.language, limit),
             action=self._url("queue_result"),

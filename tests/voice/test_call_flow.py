@@ -601,15 +601,29 @@ def test_an_invalid_key_is_re_prompted(start_call, sqlite_runtime):
 def test_a_booked_callback_call_goes_straight_to_an_agent(start_call, sqlite_runtime):
     due = sqlite_runtime.clock.now()
     call, seeded = start_call("sp", callback_due_at=due)
-    twiml = call.answer()
-    assert verbs(twiml) == ["Say", "Say", "Enqueue"]
-    assert "retornando a ligação que você agendou" in said(twiml)
-    assert_nothing_disclosed(said(twiml), seeded)
+    greeting = call.answer()
+    # Who is calling, the recording notice, and the opt-out key at once (US-TCPA-OPTOUT).
+    assert verbs(greeting) == ["Gather", "Redirect"]
+    text = said(greeting)
+    assert "retornando a ligação que você agendou" in text and "tecle 9" in text
+    assert_nothing_disclosed(text, seeded)
+    twiml = call.silence()
+    assert verbs(twiml)[-1] == "Enqueue"
     event = events(sqlite_runtime, seeded.attempt_id)[-1]
     assert event.kind == "transfer.requested" and event.data["reason"] == "callback"
     call.queue_result("bridged")
     with sqlite_runtime.db.session() as session:
         assert session.scalars(select(Callback.status)).one() == "done"
+
+
+def test_the_opt_out_key_on_a_booked_callback_stops_the_calls(start_call, sqlite_runtime):
+    call, seeded = start_call("us", callback_due_at=sqlite_runtime.clock.now())
+    call.answer()
+    end = call.press("9")
+    assert call.hung_up and "Enqueue" not in verbs(end)
+    with sqlite_runtime.db.session() as session:
+        assert session.get(Debtor, seeded.debtor_id).voice_opt_out_at is not None
+    assert "transfer.requested" not in kinds(sqlite_runtime, seeded.attempt_id)
 
 
 def test_a_booked_callback_reaching_a_voicemail_leaves_the_neutral_message(
