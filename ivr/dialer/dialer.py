@@ -64,6 +64,9 @@ STALE_CALL = timedelta(minutes=20)
 KNOWN_CALLS_REACH = timedelta(hours=1)
 # Blocks that lift by themselves without the rules knowing when: look again soon.
 RECHECK_SOON = frozenset({LIVE_ATTEMPT, HISTORY_UNAVAILABLE})
+# A booked callback blocked for a moment (the debtor's other call still live, a rule that
+# lifts within minutes) waits this long past its time before it counts as missed.
+CALLBACK_GRACE = timedelta(minutes=15)
 
 CARRIER_TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 
@@ -274,6 +277,17 @@ class Dialer:
             for r in inserted
         ]
 
+    @staticmethod
+    def _callback_can_wait(verdict: Verdict, next_try: datetime | None, now: datetime) -> bool:
+        """A blocked callback stays booked (and is tried again) while its block lifts within
+        CALLBACK_GRACE of its time."""
+        due_at = verdict.candidate.callback_due_at
+        if due_at is None or next_try is None:
+            return False
+        due_at = due_at if due_at.tzinfo else due_at.replace(tzinfo=now.tzinfo)
+        last_chance = due_at + CALLBACK_GRACE
+        return now < last_chance and next_try < last_chance
+
     def _requeue(self, session: Session, verdicts: list[Verdict], claimed: set[int], now: datetime) -> None:
         """Move every considered debtor to when the rules next allow a call."""
         by_time: dict[datetime | None, list[int]] = {}
@@ -288,7 +302,7 @@ class Dialer:
                 when = v.next_allowed_at
                 if when is None and RECHECK_SOON.intersection(v.rule_ids):
                     when = now + self.requeue
-                if v.candidate.callback_id:
+                if v.candidate.callback_id and not self._callback_can_wait(v, when, now):
                     missed_callbacks.append(v.candidate.callback_id)
             by_time.setdefault(when, []).append(debtor_id)
         postgres = is_postgres(session.get_bind())

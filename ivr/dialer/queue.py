@@ -28,11 +28,13 @@ class Candidate:
     callback_phone_id: int | None = None
     callback_debt_id: int | None = None
     callback_campaign_id: int | None = None
+    callback_due_at: datetime | None = None
 
 
 def due_callbacks(session: Session, now: datetime, limit: int, lock: bool = True) -> list[Candidate]:
     query = (
-        select(Callback.id, Callback.debtor_id, Callback.phone_id, Callback.debt_id, Callback.campaign_id)
+        select(Callback.id, Callback.debtor_id, Callback.phone_id, Callback.debt_id, Callback.campaign_id,
+               Callback.due_at)
         .where(Callback.status == "scheduled", Callback.due_at <= now)
         .order_by(Callback.due_at)
         .limit(limit)
@@ -41,7 +43,7 @@ def due_callbacks(session: Session, now: datetime, limit: int, lock: bool = True
         query = query.with_for_update(skip_locked=True)
     return [
         Candidate(debtor_id=row.debtor_id, callback_id=row.id, callback_phone_id=row.phone_id,
-                  callback_debt_id=row.debt_id, callback_campaign_id=row.campaign_id)
+                  callback_debt_id=row.debt_id, callback_campaign_id=row.campaign_id, callback_due_at=row.due_at)
         for row in session.execute(query)
     ]
 

@@ -331,6 +331,48 @@ def test_due_callback_is_called_first_on_its_phone(runtime, clock) -> None:
     assert queued.id != asked.id
 
 
+def test_a_callback_blocked_for_a_moment_waits_and_is_then_called(runtime, clock) -> None:
+    """The debtor's previous call is still live when the callback comes due: the callback
+    stays booked and is placed once that call ends; blocked past its grace, it is missed."""
+    from ivr.dialer.dialer import CALLBACK_GRACE
+
+    with runtime.db.session() as s:
+        camp = factories.campaign(s, min_minutes_between_attempts=0)
+        asked = factories.debtor(s, camp, country="US", state="TX", consent=True, next_call_at=None)
+        phone_id = s.scalar(select(Phone.id).where(Phone.debtor_id == asked.id))
+        s.add(Callback(debtor_id=asked.id, phone_id=phone_id, campaign_id=camp.id, due_at=NOW,
+                       created_at=NOW - timedelta(days=1)))
+        live = Attempt(debtor_id=asked.id, phone_id=phone_id, campaign_id=camp.id, state="in-progress",
+                       active=True, idempotency_key="still-live", created_at=NOW - timedelta(minutes=3))
+        s.add(live)
+        s.flush()
+        live_id = live.id
+    dialer, network = make_dialer(runtime)
+    assert dialer.tick().claimed == 0
+    with runtime.db.session() as s:
+        assert s.scalar(select(Callback.status)) == "scheduled"
+        s.execute(update(Attempt).where(Attempt.id == live_id)
+                  .values(active=False, state="completed", ended_at=NOW))
+    clock.advance(timedelta(minutes=2))
+    assert dialer.tick().placed == 1
+    with runtime.db.session() as s:
+        assert s.scalar(select(Callback.status)) == "dialing"
+
+    # Another booked callback, blocked for longer than its grace: missed.
+    with runtime.db.session() as s:
+        s.execute(update(Attempt).where(Attempt.id != live_id).values(active=False, state="completed"))
+        s.execute(update(Attempt).values(active=True, state="in-progress", ended_at=None)
+                  .where(Attempt.id == live_id))
+        s.execute(update(Callback).values(status="done"))
+        s.add(Callback(debtor_id=asked.id, phone_id=phone_id, campaign_id=camp.id, due_at=clock.now(),
+                       created_at=NOW))
+    dialer.tick()
+    clock.advance(CALLBACK_GRACE)
+    dialer.tick()
+    with runtime.db.session() as s:
+        assert sorted(s.scalars(select(Callback.status))) == ["done", "missed"]
+
+
 def test_candidate_selection_ignores_debtors_not_yet_due(runtime) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)
