@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -291,7 +291,7 @@ def reveal(debtor_id: int) -> WebResponse:
             request.form.get("field", ""),
             now=now(),
             actor=actor(),
-            phone_id=int(phone_id) if phone_id.isdigit() else None,
+            phone_id=int(phone_id) if phone_id.isdigit() and len(phone_id) <= 18 else None,
         )
     except actions.ActionRefused as exc:
         db().rollback()
@@ -351,10 +351,13 @@ def _plan_from_form(debtor: Debtor) -> tuple[Debt, InstallmentPlan]:
     late_fee = None
     if late_fee_text:
         try:
-            late_fee = (Decimal(late_fee_text.replace(",", ".")) / 100).quantize(Decimal("0.0001"))
+            percent = Decimal(late_fee_text.replace(",", "."))
+            if not percent.is_finite():  # "nan", "inf": no rate
+                raise InvalidOperation(late_fee_text)
+            late_fee = (percent / 100).quantize(Decimal("0.0001"))
         except ArithmeticError:
             raise FieldError(
-                "late_fee_rate", "number", minimum=0, maximum=100, value=late_fee_text
+                "late_fee_rate", "number", minimum=0, maximum=100, value=late_fee_text[:40]
             ) from None
     today = now().astimezone(ZoneInfo(debtor_zone(debtor))).date()
     plan = plan_for_debt(

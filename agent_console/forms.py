@@ -29,6 +29,9 @@ def require_text(raw: str | None, field: str, *, max_length: int) -> str:
     return text
 
 
+MAX_MONEY_DIGITS = 15  # whole units: a trillion and more is no debt this console handles
+
+
 def parse_money(raw: str | None, field: str, *, required: bool = True) -> Decimal:
     """150, 150.5, 150,50, 1.234,56 or 1,234.56: the last separator is the decimal one
     when two digits or fewer follow it."""
@@ -45,19 +48,20 @@ def parse_money(raw: str | None, field: str, *, required: bool = True) -> Decima
     whole = whole.replace(".", "").replace(",", "")
     if not whole.isdigit() and whole != "" or (cents and not cents.isdigit()):
         raise FieldError(field, "money", value=raw)
+    if len(whole) > MAX_MONEY_DIGITS:  # a boleto line pasted into the wrong field
+        raise FieldError(field, "money", value=raw)
     try:
-        amount = Decimal(f"{whole or '0'}.{cents or '0'}")
+        return Decimal(f"{whole or '0'}.{cents or '0'}").quantize(Decimal("0.01"))
     except InvalidOperation:
         raise FieldError(field, "money", value=raw) from None
-    return amount.quantize(Decimal("0.01"))
 
 
 def parse_int(raw: str | None, field: str, *, minimum: int, maximum: int) -> int:
     text = (raw or "").strip()
     if not text:
         raise FieldError(field, "required")
-    if not re.fullmatch(r"-?\d+", text):
-        raise FieldError(field, "whole_number", minimum=minimum, maximum=maximum, value=text)
+    if not re.fullmatch(r"-?\d{1,18}", text):  # int() refuses more than 4,300 digits
+        raise FieldError(field, "whole_number", minimum=minimum, maximum=maximum, value=text[:40])
     value = int(text)
     if not minimum <= value <= maximum:
         raise FieldError(field, "whole_number", minimum=minimum, maximum=maximum, value=text)
@@ -78,7 +82,7 @@ def parse_number(raw: str | None, field: str, *, minimum: float, maximum: float)
         raise FieldError(
             field, "number", minimum=minimum, maximum=maximum, value=raw or ""
         ) from None
-    if not minimum <= value <= maximum:
+    if not minimum <= value <= maximum:  # also NaN, which compares false
         raise FieldError(field, "number", minimum=minimum, maximum=maximum, value=raw or "")
     return value
 

@@ -4,7 +4,7 @@ was this debtor not called", and CSV exports. Agents get 403 on every one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from time import monotonic
 from typing import Any
 
@@ -379,11 +379,14 @@ def exports() -> str:
 
 
 def _period() -> tuple[datetime | None, datetime | None]:
-    since = until = None
-    if request.args.get("since"):
-        since = datetime.combine(parse_date(request.args.get("since"), "since"), time(), UTC)
-    if request.args.get("until"):
-        until = datetime.combine(parse_date(request.args.get("until"), "until"), time(), UTC)
+    """[since, until): from the start of the first day to the end of the last (both days
+    included), in UTC."""
+    first = parse_date(request.args.get("since"), "since") if request.args.get("since") else None
+    last = parse_date(request.args.get("until"), "until") if request.args.get("until") else None
+    if first is not None and last is not None and last < first:
+        raise FieldError("until", "date_order", value=last.isoformat(), since=first.isoformat())
+    since = datetime.combine(first, time(), UTC) if first is not None else None
+    until = datetime.combine(last + timedelta(days=1), time(), UTC) if last is not None else None
     return since, until
 
 

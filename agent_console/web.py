@@ -75,10 +75,36 @@ def register_console(app: Flask) -> None:
     for blueprint in (auth, agent, supervisor):
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
+    app.before_request(refuse_unusable_input)
 
     @app.get("/")
     def root() -> WebResponse:
         return redirect(url_for("console_agent.home"))
+
+
+# The largest id a database column holds (64-bit); a bigger one names nothing.
+MAX_ID = 2**63 - 1
+
+
+def refuse_unusable_input() -> Response | None:
+    """Console requests whose input no handler can use: an id in the path beyond any
+    column's range is not found (404), and a text field with a NUL character, which
+    PostgreSQL refuses in any text, is a bad request naming the field (400)."""
+    path = request.path
+    if not (path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")):
+        return None
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            return Response(
+                i18n.translate(current_language(), "error.not_found") + "\n",
+                status=404,
+                mimetype="text/plain",
+            )
+    for name, values in [*request.args.lists(), *request.form.lists()]:
+        if any("\x00" in value for value in values):
+            message = i18n.translate(current_language(), "error.nul_character")
+            return Response(f"{name[:40]}: {message}\n", status=400, mimetype="text/plain")
+    return None
 
 
 def db() -> Session:

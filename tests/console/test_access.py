@@ -334,3 +334,23 @@ def test_language_follows_the_user_and_can_be_switched(
 def test_login_page_speaks_the_browser_language(console: Flask, accept: str, expected: str) -> None:
     page = console.test_client().get("/console/login", headers={"Accept-Language": accept})
     assert expected in text_of(page)
+
+
+def test_ids_beyond_any_column_are_not_found(agent, world: World) -> None:
+    huge = "9" * 23
+    assert agent.get(f"/console/debtors/{huge}").status_code == 404
+    assert post(agent, f"/console/calls/{huge}/take").status_code == 404
+    revealed = post(
+        agent,
+        f"/console/debtors/{world.debtor_id}/reveal",
+        {"field": "phone", "phone_id": "9" * 25},
+    )
+    assert revealed.status_code == 400  # no such phone, named as the refusal says
+
+
+def test_a_nul_character_in_any_field_is_refused_naming_it(agent, world: World) -> None:
+    found = agent.get("/console/debtors?q=Maria%00")
+    assert found.status_code == 400
+    assert found.get_data(as_text=True).startswith("q: contém um caractere nulo")
+    noted = post(agent, f"/console/debtors/{world.debtor_id}/note", {"text": "a\x00b"})
+    assert noted.status_code == 400 and noted.get_data(as_text=True).startswith("text: ")

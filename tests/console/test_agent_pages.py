@@ -155,6 +155,14 @@ def test_bad_promise_inputs_name_the_field(agent, world: World) -> None:
             "Data do primeiro pagamento: informe uma data de 24/11/2026 a 24/12/2026",
         ),
         ({"down_payment": "5000"}, "Entrada: deve ser menor que o saldo"),
+        # A boleto line pasted into the wrong field, a rate that is no number, a huge count.
+        (
+            {"down_payment": "23793.38128 60000.000003 00000.000400 1 84340000010000"},
+            "Entrada: “23793.38128 60000.000003 00000.000400 1 84340000010000” não é um valor",
+        ),
+        ({"late_fee_percent": "nan"}, "Multa: informe um número de 0 a 100 (veio “nan”)"),
+        ({"late_fee_percent": "inf"}, "Multa: informe um número de 0 a 100 (veio “inf”)"),
+        ({"installments": "9" * 5000}, "Parcelas: informe um número inteiro de 1 a 24"),
     ]
     for change, message in cases:
         response = post(agent, f"/console/debtors/{world.debtor_id}/promise", {**base, **change})

@@ -99,3 +99,20 @@ def test_promise_and_export_on_each_database(runtime) -> None:
         assert session.scalars(select(ContactEvent.kind)).all() == ["promise.made"]
     exported = "".join(contact_events_csv(runtime.db, None, None))
     assert "promise.made" in exported and "D-1001" in exported
+
+
+def test_a_nul_character_at_the_login_is_a_clear_400_on_each_database(runtime) -> None:
+    """PostgreSQL refuses NUL in any text: without the check the login page answered 500."""
+    from ivr.app import create_app
+
+    from .conftest import csrf_of
+
+    build_world(runtime)
+    client = create_app({"TESTING": True}, runtime=runtime).test_client()
+    client.get("/console/login")
+    response = client.post(
+        "/console/login",
+        data={"username": "ana\x00", "password": "x", "csrf_token": csrf_of(client)},
+    )
+    assert response.status_code == 400
+    assert response.get_data(as_text=True).startswith("username: ")

@@ -280,3 +280,22 @@ def test_promises_export(supervisor, world: World) -> None:
 def test_bad_export_dates_name_the_field(supervisor) -> None:
     response = supervisor.get("/console/supervisor/exports/promises.csv?since=ontem")
     assert response.status_code == 400 and "De: “ontem” não é uma data" in text_of(response)
+    backwards = supervisor.get(
+        "/console/supervisor/exports/contact-events.csv?since=2026-11-30&until=2026-11-01"
+    )
+    assert backwards.status_code == 400
+    assert "Até: “2026-11-01” é antes da data inicial (2026-11-30)" in text_of(backwards)
+
+
+def test_an_export_includes_its_last_day(supervisor, sqlite_runtime, world) -> None:
+    day = sqlite_runtime.clock.now().date().isoformat()
+    post(supervisor, f"/console/debtors/{world.debtor_id}/note", {"text": "today's note"})
+
+    def notes(query: str) -> list[str]:
+        response = supervisor.get(f"/console/supervisor/exports/contact-events.csv?{query}")
+        rows = csv.DictReader(io.StringIO(response.get_data(as_text=True)))
+        return [row["kind"] for row in rows if row["kind"] == "note"]
+
+    assert notes(f"since={day}&until={day}") == ["note"]
+    yesterday = (sqlite_runtime.clock.now().date() - timedelta(days=1)).isoformat()
+    assert notes(f"until={yesterday}") == []
