@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,7 @@ from agent_console.local_times import debtor_zone
 from agent_console.objections import match_objections
 from agent_console.playbooks import fill, load_playbook, search_playbook
 from agent_console.streams import (
+    HEARTBEAT_SECONDS,
     LoggedEvent,
     follow_contact_events,
     latest_event_id,
@@ -561,13 +563,19 @@ def stream() -> WebResponse:
 
     def generate() -> Any:
         yield sse_retry()
+        last_write = monotonic()
         for batch in follow_contact_events(
             runtime.db, hub, AGENT_STREAM_KINDS, start_after=start, max_seconds=max_seconds
         ):
-            if not batch:
+            messages = agent_messages(viewer, batch, known_attempts) if batch else []
+            if messages:
+                last_write = monotonic()
+                yield from messages
+            elif not batch or monotonic() - last_write >= HEARTBEAT_SECONDS:
+                # Other debtors' events: nothing for this page, but a write now and then
+                # keeps the stream open through proxies and lets a closed page be noticed.
+                last_write = monotonic()
                 yield sse_comment("keepalive")
-                continue
-            yield from agent_messages(viewer, batch, known_attempts)
 
     response = Response(stream_with_context(generate()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"

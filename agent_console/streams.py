@@ -89,11 +89,13 @@ def follow_contact_events(
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
 ) -> Iterator[list[LoggedEvent]]:
     """Yield batches of new events of `kinds` with id > start_after; an empty batch is
-    a heartbeat (nothing new for `heartbeat_seconds`). Ends after `max_seconds`."""
+    a heartbeat (nothing yielded for `heartbeat_seconds`, however busy the log is with
+    other kinds). Ends after `max_seconds`."""
     wanted = tuple(sorted(set(kinds)))
     highest = start_after
     sent: set[int] = set()
     deadline = time.monotonic() + max_seconds
+    last_yield = time.monotonic()
     with hub.watch():
         generation = hub.generation
         while True:
@@ -103,16 +105,20 @@ def follow_contact_events(
                     sent.add(item.id)
                 highest = max([highest, *(item.id for item in batch)])
                 sent = {i for i in sent if i > highest - LOOKBACK_IDS}
+                last_yield = time.monotonic()
                 yield batch
                 if len(batch) == BATCH:
                     continue  # more are waiting
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            new_generation = hub.wait(generation, min(heartbeat_seconds, remaining))
-            if new_generation == generation and time.monotonic() < deadline:
-                yield []  # heartbeat: keeps proxies from closing an idle stream
-            generation = new_generation
+            quiet_for = time.monotonic() - last_yield
+            generation = hub.wait(generation, max(0.0, min(heartbeat_seconds - quiet_for, remaining)))
+            if time.monotonic() - last_yield >= heartbeat_seconds and time.monotonic() < deadline:
+                # Keeps proxies from closing the stream, and lets the server notice a closed
+                # page (only a write can), even while the log grows with other kinds.
+                last_yield = time.monotonic()
+                yield []
 
 
 def _read(db: Database, kinds: tuple[str, ...], *, floor: int, skip: set[int]) -> list[LoggedEvent]:

@@ -116,3 +116,46 @@ def test_a_nul_character_at_the_login_is_a_clear_400_on_each_database(runtime) -
     )
     assert response.status_code == 400
     assert response.get_data(as_text=True).startswith("username: ")
+
+
+def test_a_stream_sends_heartbeats_while_the_log_grows_with_other_kinds(runtime) -> None:
+    """A busy floor writes transcript events all the time: a stream following other kinds
+    must still write now and then (proxies close silent streams, and only a write tells
+    the server that the page was closed)."""
+    runtime.extras["carrier"] = FakeCarrier()
+    world = build_world(runtime)
+    hub = hub_for(runtime)
+    stop = threading.Event()
+
+    def chatter() -> None:
+        while not stop.is_set():
+            with runtime.db.session() as session:
+                session.add(
+                    ContactEvent(
+                        debtor_id=world.debtor_id,
+                        kind="transcript.partial",
+                        channel="voice",
+                        actor="asr",
+                        occurred_at=runtime.clock.now(),
+                        data={},
+                    )
+                )
+            stop.wait(0.05)
+
+    writer = threading.Thread(target=chatter)
+    writer.start()
+    try:
+        batches = list(
+            follow_contact_events(
+                runtime.db,
+                hub,
+                ["transfer.requested"],
+                start_after=0,
+                max_seconds=1.5,
+                heartbeat_seconds=0.3,
+            )
+        )
+    finally:
+        stop.set()
+        writer.join()
+    assert [] in batches
