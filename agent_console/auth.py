@@ -23,8 +23,12 @@ blueprint = console_blueprint("console_auth", "/console")
 def load_user() -> None:
     user_id = session.get("user_id")
     user = db().get(User, user_id) if isinstance(user_id, int) else None
-    if user is not None and (not user.active or session.get("role") != user.role):
-        user = None  # deactivated, or the role changed: sign in again
+    if user is not None and (
+        not user.active
+        or session.get("role") != user.role
+        or session.get("generation") != user.session_generation
+    ):
+        user = None  # deactivated, the role changed, or signed out since: sign in again
     g.user = user
 
 
@@ -120,13 +124,20 @@ def login() -> WebResponse | str | tuple[str, int]:
     session.permanent = True
     session["user_id"] = user.id
     session["role"] = user.role
+    session["generation"] = user.session_generation
     rotate_csrf_token()
     return redirect(_safe_next(request.form.get("next")))
 
 
 @blueprint.post("/logout")
 def logout() -> WebResponse:
+    """Ends this user's console sessions everywhere: a copy of the cookie, or one left on
+    another workstation, no longer signs anyone in."""
     language = current_language()
+    load_user()
+    if g.user is not None:
+        g.user.session_generation += 1
+        db().commit()
     session.clear()
     session["language"] = language
     flash(i18n.translate(language, "login.logged_out"), "info")

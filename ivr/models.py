@@ -456,6 +456,9 @@ class User(Base):
     dial_target: Mapped[str | None] = mapped_column(String(120))  # phone, sip:, or client:identity
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+    # Console session cookies carry the generation they were issued in; signing out moves
+    # it on, so a copy of an older cookie signs in nobody.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 __all__ = [

@@ -123,6 +123,22 @@ def test_login_and_logout(console: Flask, world: World) -> None:
     assert client.get("/console/").status_code == 302
 
 
+def test_signing_out_ends_copies_of_the_session_cookie(console: Flask, world: World) -> None:
+    """The session lives in a signed cookie: signing out must make a saved copy useless
+    (a shared workstation, a copied cookie), and a new sign-in works again."""
+    client = sign_in(console.test_client(), "ana")
+    cookie = client.get_cookie("cordial_session")
+    assert cookie is not None
+    copy = console.test_client()
+    copy.set_cookie("cordial_session", cookie.value)
+    assert copy.get("/console/").status_code == 200
+    post(client, "/console/logout")
+    assert copy.get("/console/").status_code == 302  # to the login page
+    assert copy.get(f"/console/debtors/{world.debtor_id}").status_code == 302
+    again = sign_in(console.test_client(), "ana")
+    assert again.get("/console/").status_code == 200
+
+
 def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
     console: Flask, world: World
 ) -> None:
