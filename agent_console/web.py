@@ -4,6 +4,8 @@ template can use (t, csrf_token, money, local times)."""
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -76,6 +78,7 @@ def register_console(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
     app.before_request(refuse_unusable_input)
+    mask_personal_queries_in_access_logs()
 
     @app.get("/")
     def root() -> WebResponse:
@@ -84,6 +87,38 @@ def register_console(app: Flask) -> None:
 
 # The largest id a database column holds (64-bit); a bigger one names nothing.
 MAX_ID = 2**63 - 1
+
+# Query parameters that carry what a debtor is called or where an agent was going (BR-LGPD:
+# no personal data in logs): the console's search terms and the login's return address.
+_PERSONAL_QUERY = re.compile(r"((?:^|[?&])(?:q|next|external_id)=)[^&\s\"]*")
+
+
+class MaskPersonalQueries(logging.Filter):
+    """Masks the console's search terms in access-log lines (the development server's
+    `werkzeug` logger, gunicorn's `gunicorn.access`): "GET /console/debtors?q=Maria" is
+    logged as "GET /console/debtors?q=***"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _PERSONAL_QUERY.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _PERSONAL_QUERY.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        elif isinstance(record.args, dict):  # gunicorn's access log
+            record.args = {
+                key: _PERSONAL_QUERY.sub(r"\1***", value) if isinstance(value, str) else value
+                for key, value in record.args.items()
+            }
+        return True
+
+
+def mask_personal_queries_in_access_logs() -> None:
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskPersonalQueries) for f in logger.filters):
+            logger.addFilter(MaskPersonalQueries())
 
 
 def refuse_unusable_input() -> Response | None:

@@ -370,3 +370,36 @@ def test_a_nul_character_in_any_field_is_refused_naming_it(agent, world: World) 
     assert found.get_data(as_text=True).startswith("q: contém um caractere nulo")
     noted = post(agent, f"/console/debtors/{world.debtor_id}/note", {"text": "a\x00b"})
     assert noted.status_code == 400 and noted.get_data(as_text=True).startswith("text: ")
+
+
+def test_access_logs_mask_what_a_search_says(console: Flask, world: World, caplog) -> None:
+    """BR-LGPD: "GET /console/debtors?q=Maria+da+Silva" is logged without the name, by the
+    development server's real request log (and gunicorn's access log, same filter)."""
+    import logging
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from agent_console.web import MaskPersonalQueries
+
+    server = make_server("127.0.0.1", 0, console, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            import urllib.request
+
+            url = f"http://127.0.0.1:{server.server_port}/console/debtors?q=Maria+da+Silva&page=2"
+            with urllib.request.urlopen(url) as answer:  # to the login page: not signed in
+                assert answer.status == 200
+    finally:
+        server.shutdown()
+        thread.join()
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name == "werkzeug")
+    assert "/console/debtors?q=***&page=2" in logged and "Maria" not in logged
+
+    # gunicorn's access log passes its atoms as a dict: the request line and the raw query.
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, '"%(r)s" %(q)s', None, None)
+    record.args = {"r": "GET /console/debtors?q=Maria HTTP/1.1", "q": "q=Maria&page=2"}
+    MaskPersonalQueries().filter(record)
+    assert record.getMessage() == '"GET /console/debtors?q=*** HTTP/1.1" q=***&page=2'
