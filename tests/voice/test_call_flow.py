@@ -360,9 +360,8 @@ def test_menu_2_offers_slots_in_local_time_and_books_the_chosen_one(
     assert attempt_of(sqlite_runtime, seeded.attempt_id).outcome == "callback-booked"
 
 
-def test_a_slot_that_passed_while_the_caller_listened_keeps_the_others_keys(
-    start_call, sqlite_runtime, fake_facts
-):
+def _slots_offered_then_the_first_passes(start_call, sqlite_runtime, fake_facts) -> Call:
+    """A caller offered three slots (1, 2, 3) whose first one passes before they press."""
     now = sqlite_runtime.clock.now()
     fake_facts.slots = [now + timedelta(seconds=20), now + timedelta(hours=1), now + timedelta(hours=2)]
     call, _ = start_call("mg")
@@ -370,6 +369,13 @@ def test_a_slot_that_passed_while_the_caller_listened_keeps_the_others_keys(
     call.press("1")
     call.press("2")  # heard: 1 for the first slot, 2 for the second, 3 for the third
     sqlite_runtime.clock.advance(timedelta(seconds=30))  # the first slot has passed
+    return call
+
+
+def test_a_slot_that_passed_while_the_caller_listened_keeps_the_others_keys(
+    start_call, sqlite_runtime, fake_facts
+):
+    call = _slots_offered_then_the_first_passes(start_call, sqlite_runtime, fake_facts)
     call.press("2")
     with sqlite_runtime.db.session() as session:
         booked = session.scalars(select(Callback)).one()
@@ -379,13 +385,7 @@ def test_a_slot_that_passed_while_the_caller_listened_keeps_the_others_keys(
 def test_pressing_a_slot_that_has_passed_asks_again_with_the_slots_left(
     start_call, sqlite_runtime, fake_facts
 ):
-    now = sqlite_runtime.clock.now()
-    fake_facts.slots = [now + timedelta(seconds=20), now + timedelta(hours=1), now + timedelta(hours=2)]
-    call, _ = start_call("mg")
-    call.answer()
-    call.press("1")
-    call.press("2")
-    sqlite_runtime.clock.advance(timedelta(seconds=30))
+    call = _slots_offered_then_the_first_passes(start_call, sqlite_runtime, fake_facts)
     again = call.press("1")
     assert call.gather is not None and "tecle 1" in said(again) and "tecle 3" not in said(again)
     with sqlite_runtime.db.session() as session:
