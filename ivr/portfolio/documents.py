@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from stdnum.br import cpf as stdnum_cpf
 from stdnum.exceptions import ValidationError
 
 
 def digits_only(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    """The ASCII digits of `text` (not other scripts' digits, which no keypad sends)."""
+    return "".join(ch for ch in text if "0" <= ch <= "9")
+
+
+# 123-45-6789, 123 45 6789, 123.45.6789 or 123456789: ASCII digits in the SSN's groups.
+_SSN_SHAPE = re.compile(r"[0-9]{3}([- .]?)[0-9]{2}\1[0-9]{4}")
 
 
 def validate_cpf(text: str) -> str:
@@ -19,6 +26,8 @@ def validate_cpf(text: str) -> str:
 
 
 def validate_ssn(text: str) -> str:
+    if not _SSN_SHAPE.fullmatch(text.strip()):
+        raise ValueError("not a valid SSN; expected 9 digits such as 123-45-6789")
     digits = digits_only(text)
     if len(digits) != 9 or digits[:3] in {"000", "666"} or digits[0] == "9" or digits[3:5] == "00" or digits[5:] == "0000":
         raise ValueError("not a valid SSN; expected 9 digits such as 123-45-6789")

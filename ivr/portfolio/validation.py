@@ -491,7 +491,14 @@ def parse_date(text: str, earliest: date, latest: date) -> date:
 def parse_time(text: str) -> time:
     value = text.strip()
     hours, sep, minutes = value.partition(":")
-    if sep and hours.isdigit() and minutes.isdigit() and len(hours) in (1, 2) and len(minutes) == 2:
+    if (
+        sep
+        and (hours + minutes).isascii()
+        and hours.isdigit()
+        and minutes.isdigit()
+        and len(hours) in (1, 2)
+        and len(minutes) == 2
+    ):
         h, m = int(hours), int(minutes)
         if h < 24 and m < 60:
             return time(h, m)
@@ -662,7 +669,7 @@ def parse_pix(text: str) -> str:
     has_key = False
     while position < end:
         size = code[position + 2 : position + 4]
-        if not size.isdigit():
+        if not (size.isascii() and size.isdigit()):
             break
         start, position = position + 4, position + 4 + int(size)
         if not has_key and "26" <= code[start - 4 : start - 2] <= "51":
@@ -696,7 +703,7 @@ def parse_creditor_document(text: str) -> tuple[str, str]:
     if known is None:
         compact = value.replace(".", "").replace("/", "").replace("-", "").replace(" ", "").upper()
         try:
-            if len(compact) == 9 and compact.isdigit():
+            if len(compact) == 9 and compact.isascii() and compact.isdigit():
                 known = (stdnum_ein.validate(compact), "US")
             elif len(compact) == 14:
                 known = (stdnum_cnpj.validate(compact), "BR")
@@ -890,6 +897,10 @@ class RowValidator:
                 return parse(*args)
             except _Invalid as exc:
                 bad(column, str(exc))
+                return None
+            except (ValueError, ArithmeticError) as exc:
+                # A value no parser foresaw: this row is refused, never the whole import.
+                bad(column, f"not understood ({str(exc)[:80]})")
                 return None
 
         for i in _REQUIRED_INDEXES:

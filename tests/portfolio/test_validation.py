@@ -309,6 +309,11 @@ def test_a_minimal_row_gets_the_defaults() -> None:
             "end before they start",
         ),
         ({"preferred_start": "9h"}, "preferred_start", "HH:MM"),
+        # Digits of other scripts pass str.isdigit() but are no keypad's digits.
+        ({"preferred_start": "²:00"}, "preferred_start", "HH:MM"),
+        ({"country": "US", "document": "١٢٣-٤٥-٦٧٨٩", "state": "TX"}, "document", "not a valid SSN"),
+        ({"country": "US", "document": "²²³-45-6789", "state": "TX"}, "document", "not a valid SSN"),
+        ({"country": "US", "document": "02108-1234", "state": "TX"}, "document", "not a valid SSN"),
         ({"phone1_consent": "maybe"}, "phone1_consent", "yes or no"),
         ({"phone1_type": "fax"}, "phone1_type", "mobile or landline"),
         ({"email": "maria@"}, "email", "e-mail"),
@@ -358,3 +363,13 @@ def test_a_repeated_debtor_with_a_new_phone_is_checked_again() -> None:
     second[list(BASE_ROW).index("phone1")] = "(11) 1234"
     errors = validator.validate(3, second)
     assert [(e.line, e.column) for e in errors] == [(3, "phone1")]
+
+
+def test_an_ssn_is_nine_ascii_digits_in_its_groups() -> None:
+    from ivr.portfolio.documents import validate_ssn
+
+    for written in ("123-45-6789", "123 45 6789", "123.45.6789", "123456789", " 123-45-6789 "):
+        assert validate_ssn(written) == "123456789", written
+    for wrong in ("123-456-789", "12-345-6789", "123-45 6789", "123-45-678９"):
+        with pytest.raises(ValueError, match="expected 9 digits"):
+            validate_ssn(wrong)
