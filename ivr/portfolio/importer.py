@@ -69,6 +69,7 @@ from ivr.models import (
     Phone,
     table_of,
 )
+from ivr.portfolio.documents import mask_document
 from ivr.portfolio.validation import (
     COLUMN_NAMES,
     DEFAULT_CURRENCY,
@@ -691,6 +692,13 @@ class PortfolioWriter:
 
     def _apply(self, conn: Connection, plan: BatchPlan) -> BatchOutcome:
         outcome = BatchOutcome()
+        self._refuse_identity_changes(conn, plan, outcome)
+        if outcome.rejected:  # rows giving a debtor id another person's document
+            refused = {id(row) for row, _ in outcome.rejected}
+            kept = [row for row in plan.rows if id(row) not in refused]
+            if not kept:
+                return outcome
+            plan = self.prepare(kept)
         campaign_ids = self._resolve_campaigns(conn, plan, outcome)
         if outcome.rejected:  # rows naming an unknown campaign: arrange the others again
             refused = {id(row) for row, _ in outcome.rejected}
@@ -809,6 +817,39 @@ class PortfolioWriter:
                 )
             self._statements[key] = statement
         return statement
+
+    def _refuse_identity_changes(
+        self, conn: Connection, plan: BatchPlan, outcome: BatchOutcome
+    ) -> None:
+        """A debtor id names one person. A row that gives a stored debtor, or an earlier
+        row of its id in this batch, another document goes to `outcome.rejected`: merged,
+        one person's name, phones and debts would be mixed with another's, and the calls
+        would disclose one's debt to the other."""
+        first: dict[str, tuple[str, str]] = {}
+        for row in plan.rows:
+            first.setdefault(row.debtor_external_id, (row.document_kind, row.document))
+        stored: dict[str, tuple[str, str]] = {}
+        for chunk in _chunks(list(first), 1000):
+            for external_id, kind, document in conn.execute(
+                select(Debtor.external_id, Debtor.document_kind, Debtor.document).where(
+                    Debtor.external_id.in_(chunk)
+                )
+            ):
+                stored[external_id] = (kind, document)
+        for row in plan.rows:
+            known = stored.get(row.debtor_external_id)
+            expected = known or first[row.debtor_external_id]
+            if (row.document_kind, row.document) == expected:
+                continue
+            where = "is stored" if known else "was given earlier in this file"
+            reason = (
+                f"debtor {row.debtor_external_id!r} {where} with another document "
+                f"({mask_document(*expected)}); one debtor id cannot name two people: "
+                "correct the id or the document"
+            )
+            outcome.rejected.append(
+                (row, [FieldError(row.line, "document", row.document, reason)])
+            )
 
     def _resolve_campaigns(
         self, conn: Connection, plan: BatchPlan, outcome: BatchOutcome

@@ -442,3 +442,37 @@ def test_an_import_on_sqlite_leaves_it_without_statistics(
             "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
         ).scalar()
     assert stat_tables == 0
+
+
+def test_a_debtor_id_given_another_persons_document_is_refused(runtime: Runtime) -> None:
+    """One debtor id, two people: merged, Maria's debts would be asked about by calls for
+    João, on João's phone. The row is refused naming the document; Maria stays as she was."""
+    maria = sample_rows()[0]
+    run_rows = lambda rows: import_rows(runtime.db, rows, now=runtime.clock.now())  # noqa: E731
+    assert run_rows([maria]).imported == 1
+    joao = {
+        **maria,
+        "full_name": "João Pedro Souza",
+        "document": "123.456.789-09",
+        "phone1": "(21) 99876-5432",
+        "phone2": "",
+        "debt_external_id": "CTR-9999-1",
+    }
+    report = run_rows([joao])
+    assert (report.imported, report.updated, report.rejected) == (0, 0, 1)
+    [error] = report.errors
+    assert error.column == "document" and "one debtor id cannot name two people" in error.reason
+    assert "***.982.***-**" in error.reason  # the stored document, masked
+    stored = debtor(runtime, maria["debtor_external_id"])
+    assert stored.full_name == maria["full_name"] and stored.document == "52998224725"
+    assert sorted(p.number for p in stored.phones) == ["+551134567890", "+5511987654321"]
+    assert [d.external_id for d in stored.debts] == [maria["debt_external_id"]]
+
+
+def test_within_one_file_a_debtor_id_keeps_its_first_document(runtime: Runtime) -> None:
+    maria = sample_rows()[0]
+    other = {**maria, "document": "123.456.789-09", "debt_external_id": "CTR-9999-1"}
+    report = import_rows(runtime.db, [maria, other], now=runtime.clock.now())
+    assert (report.imported, report.rejected) == (1, 1)
+    assert report.errors[0].line == 3 and "earlier in this file" in report.errors[0].reason
+    assert debtor(runtime, maria["debtor_external_id"]).document == "52998224725"
