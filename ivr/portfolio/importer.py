@@ -1089,26 +1089,32 @@ def _validate_stream(
     rows: list[PortfolioRow] = []
     rejected: list[tuple[list[FieldError], str, str]] = []
     count = 0
-    for line, cells in records:
-        count += 1
-        result = validate(line, cells)
-        if isinstance(result, list):
-            width = len(cells)
-            rejected.append(
-                (
-                    result,
-                    cells[debtor_at].strip() if debtor_at < width else "",
-                    cells[debt_at].strip() if debt_at < width else "",
+    try:
+        for line, cells in records:
+            count += 1
+            result = validate(line, cells)
+            if isinstance(result, list):
+                width = len(cells)
+                rejected.append(
+                    (
+                        result,
+                        cells[debtor_at].strip() if debtor_at < width else "",
+                        cells[debt_at].strip() if debt_at < width else "",
+                    )
                 )
-            )
-            if len(rejected) < size:
-                continue
-        else:
-            rows.append(result)
-            if len(rows) < size:
-                continue
-        yield _Validated(rows, rejected, count, position())
-        rows, rejected, count = [], [], 0
+                if len(rejected) < size:
+                    continue
+            else:
+                rows.append(result)
+                if len(rows) < size:
+                    continue
+            yield _Validated(rows, rejected, count, position())
+            rows, rejected, count = [], [], 0
+    except ImportFileError:
+        # Unreadable from some line on: the rows before it are imported, as the error says.
+        if count:
+            yield _Validated(rows, rejected, count, position())
+        raise
     if count:
         yield _Validated(rows, rejected, count, position())
 

@@ -476,3 +476,20 @@ def test_within_one_file_a_debtor_id_keeps_its_first_document(runtime: Runtime) 
     assert (report.imported, report.rejected) == (1, 1)
     assert report.errors[0].line == 3 and "earlier in this file" in report.errors[0].reason
     assert debtor(runtime, maria["debtor_external_id"]).document == "52998224725"
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_rows_before_an_unreadable_line_are_imported_as_the_error_says(
+    runtime: Runtime, tmp_path: Path, parallel: bool
+) -> None:
+    rows = sample_rows()
+    path = write_csv(tmp_path / "carteira.csv", rows[:5])
+    with path.open("a", encoding="utf-8", newline="") as f:
+        # An unclosed quote swallows the rest of the file into one cell, beyond csv's field
+        # limit: the file is unreadable from here on.
+        f.write('CLI-0099,"Broken row' + "x" * 140_000 + "\n")
+    with path.open("a", encoding="utf-8", newline="") as f:
+        csv.DictWriter(f, fieldnames=list(rows[0])).writerows(rows[5:8])
+    with pytest.raises(ImportFileError, match="after line 6"):
+        run(runtime, path, parallel=parallel)
+    assert count(runtime, Debt) == 5  # the five rows before line 7
