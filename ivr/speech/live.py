@@ -94,6 +94,7 @@ ENDPOINT_SILENCE_SECONDS = 0.8
 VOICE_LEVEL = 400  # mean absolute 16-bit amplitude above which a frame holds voice
 RECEIVE_POLL_SECONDS = 0.2
 START_TIMEOUT_SECONDS = 10.0
+IDLE_LIMIT_SECONDS = 30.0  # a started stream that receives nothing this long is over
 MAX_MESSAGE_BYTES = 64 * 1024  # a media message is about 300 bytes
 OBJECTIONS_KEPT = 3
 POCKETSPHINX_LANGUAGE = "en-US"  # its bundled model is US English
@@ -359,19 +360,26 @@ class MediaStreamSession:
 
     def _serve(self) -> int:
         started = time.monotonic()
-        last = started
+        last = last_message = started
         while True:
             message = self.ws.receive(timeout=RECEIVE_POLL_SECONDS)
             now = time.monotonic()
+            if self.call is None and now - started > START_TIMEOUT_SECONDS:
+                # Whatever else it sends, a stream that does not start holds a thread.
+                log.warning("media stream: no start message in %s s", START_TIMEOUT_SECONDS)
+                return CLOSE_POLICY
             if message is None:
+                if self.call is not None and now - last_message > IDLE_LIMIT_SECONDS:
+                    # The carrier sends audio every 20 ms while the call is up: it is gone.
+                    log.info("media stream: nothing for %s s; closing it", IDLE_LIMIT_SECONDS)
+                    if self.transcriber is not None:
+                        self._publish(self.transcriber.finish())
+                    return CLOSE_NORMAL
                 if self.transcriber is not None:
                     self._publish(self.transcriber.pause(now - last))
-                elif now - started > START_TIMEOUT_SECONDS:
-                    log.warning("media stream: no start message in %s s", START_TIMEOUT_SECONDS)
-                    return CLOSE_POLICY
                 last = now
                 continue
-            last = now
+            last = last_message = now
             event = _parse(message)
             kind = event.get("event")
             if kind == "start" and self.call is None:
@@ -395,7 +403,11 @@ class MediaStreamSession:
         raw_attempt = str(parameters.get("attempt", ""))
         call_sid = str(start.get("callSid", ""))
         stream_sid = str(start.get("streamSid") or event.get("streamSid") or "")
-        attempt_id = int(raw_attempt) if raw_attempt.isdigit() and len(raw_attempt) <= 9 else None
+        attempt_id = (
+            int(raw_attempt)
+            if raw_attempt.isascii() and raw_attempt.isdigit() and len(raw_attempt) <= 9
+            else None
+        )
         with self.runtime.db.session() as session:
             call = _streamed_call(session, attempt_id, call_sid, stream_sid, parameters)
         if call is None:

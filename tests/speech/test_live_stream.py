@@ -211,6 +211,47 @@ def test_a_stream_that_does_not_speak_the_protocol_is_closed(
     ws.close()
 
 
+def test_a_stream_that_chatters_without_starting_is_closed_at_its_deadline(
+    server: str, stream_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages keep coming, none of them `start`: the deadline holds all the same (each
+    stream holds a server thread)."""
+    from ivr.speech import live
+
+    monkeypatch.setattr(live, "START_TIMEOUT_SECONDS", 0.5)
+    ws = connect(server, signature(stream_runtime))
+    stream = twilio_stream(1)
+    ws.settimeout(0.1)
+    code = None
+    for _ in range(100):  # up to about 10 s of chatter
+        try:
+            opcode, data = ws.recv_data(control_frame=True)
+        except websocket.WebSocketTimeoutException:
+            send(ws, stream.connected_message())
+            continue
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        code = int.from_bytes(data[:2], "big")
+        break
+    ws.close()
+    assert code == 1008
+
+
+def test_a_started_stream_that_falls_silent_is_closed(
+    server: str, stream_runtime: Runtime, attempt_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The carrier sends audio every 20 ms while the call is up: a started stream that
+    receives nothing is over (a connection dropped without a close leaves no other sign)."""
+    from ivr.speech import live
+
+    monkeypatch.setattr(live, "IDLE_LIMIT_SECONDS", 0.5)
+    ws = connect(server, signature(stream_runtime))
+    stream = twilio_stream(attempt_id, language="en-US")  # pocketsphinx's language here
+    send(ws, stream.connected_message())
+    send(ws, stream.start_message())
+    assert closed_with(ws) == 1000
+    ws.close()
+
+
 class CrashingRecognizer:
     def accept_pcm16(self, chunk: bytes) -> None:
         raise RuntimeError("decoder exploded")
