@@ -662,9 +662,9 @@ class PortfolioWriter:
                     if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == 2:
                         raise
                     self._forget_caches()
-        except (IntegrityError, DataError) as exc:
+        except self._refusals() as exc:
             log.warning(
-                "batch of %d rows refused (%s); retrying row by row", len(plan.rows), exc.orig
+                "batch of %d rows refused (%s); retrying row by row", len(plan.rows), _cause(exc)
             )
             self._forget_caches()
         outcome = BatchOutcome()
@@ -672,9 +672,9 @@ class PortfolioWriter:
             try:
                 with self.db.engine.begin() as conn:
                     one = self._apply(conn, self.prepare([row]))
-            except (IntegrityError, DataError) as exc:
+            except self._refusals() as exc:
                 self._forget_caches()
-                reason = f"the database refused this row: {str(exc.orig).splitlines()[0]}"
+                reason = f"the database refused this row: {str(_cause(exc)).splitlines()[0]}"
                 outcome.rejected.append(
                     (row, [FieldError(row.line, "(row)", row.debt_external_id, reason)])
                 )
@@ -685,6 +685,12 @@ class PortfolioWriter:
         return outcome
 
     # -- internals
+
+    def _refusals(self) -> tuple[type[Exception], ...]:
+        """What a database raises when it refuses rows: through SQLAlchemy, or straight from
+        the driver (the bulk upserts run on the driver's cursor and COPY)."""
+        dbapi = self.db.engine.dialect.loaded_dbapi
+        return (IntegrityError, DataError, dbapi.IntegrityError, dbapi.DataError)
 
     def _forget_caches(self) -> None:
         self._creditors.clear()
@@ -1043,6 +1049,11 @@ class PortfolioWriter:
                 for i in debtor_ids
             ],
         )
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The driver's own error behind SQLAlchemy's wrapper (or the error itself)."""
+    return getattr(exc, "orig", None) or exc
 
 
 def _chunks(values: list[Any], size: int = 10_000) -> Iterator[list[Any]]:

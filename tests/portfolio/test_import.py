@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from ivr.models import Campaign, Creditor, Debt, Debtor, PaymentInstrument, Phone
 from ivr.portfolio.importer import ImportFileError, error_file_for, import_portfolio, import_rows
@@ -493,3 +493,25 @@ def test_rows_before_an_unreadable_line_are_imported_as_the_error_says(
     with pytest.raises(ImportFileError, match="after line 6"):
         run(runtime, path, parallel=parallel)
     assert count(runtime, Debt) == 5  # the five rows before line 7
+
+
+def test_a_batch_the_database_itself_refuses_is_retried_row_by_row(runtime: Runtime) -> None:
+    """The bulk upserts run on the driver's cursor, so a refusal arrives as the driver's
+    own IntegrityError: it too leads to the row-by-row retry, never an aborted import.
+    Here the campaign the rows name is deleted between two batches."""
+    rows = sample_rows()[:6]
+    for row in rows:
+        row["campaign"] = "Q4"
+    with runtime.db.session() as s:
+        s.add(Campaign(name="Q4", caller_id="+551140000000", status="draft"))
+
+    def delete_the_campaign(_rows_so_far: int) -> None:
+        with runtime.db.session() as s:
+            s.execute(delete(Campaign).where(Campaign.name == "Q4"))
+
+    report = import_rows(
+        runtime.db, rows, now=runtime.clock.now(), batch_size=3, progress=delete_the_campaign
+    )
+    assert (report.rows, report.imported, report.rejected) == (6, 3, 3)
+    assert {e.column for e in report.errors} == {"campaign"}  # found again, row by row
+    assert count(runtime, Debt) == 3
