@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.compliance.presets import jurisdictions_for
-from ivr.compliance.zones import resolve_zones, states_for_phones
+from ivr.compliance.zones import plausible_states, resolve_zones
 from ivr.models import Attempt, BlockListEntry, Campaign, ContactEvent, Debt, Debtor, Holiday, Phone
 
 MIN_HUMAN_SECONDS = 6
@@ -94,8 +94,7 @@ def audit_contact_log(session: Session, emulated_calls: Iterable[Any] = ()) -> A
                               timezone_override=debtor.timezone_override,
                               phone_numbers=[p.number for p in debtor_phones]).zones
         # Without a state in the address, the laws of every state the phones serve apply.
-        plausible = frozenset() if debtor.state else states_for_phones(
-            debtor.country, [p.number for p in debtor_phones])
+        plausible = plausible_states(debtor.country, debtor.state, [p.number for p in debtor_phones])
         jurisdictions = jurisdictions_for(debtor.country, debtor.state, debtor.city, plausible)
         # Invariant 6: never two live calls to one debtor.
         for earlier, later in zip(rows, rows[1:], strict=False):

@@ -172,6 +172,16 @@ def states_for_phones(country: str, phone_numbers: Iterable[str]) -> frozenset[s
     return frozenset(states)
 
 
+def plausible_states(
+    country: str, state: str | None, phone_numbers: Iterable[str]
+) -> frozenset[str]:
+    """The states whose law may also bind a call (DebtorFacts.plausible_states): none when
+    the address names a state, else the states the phones' area codes serve."""
+    if state and state.strip():
+        return frozenset()
+    return states_for_phones(country, phone_numbers)
+
+
 def zones_for_state(country: str, state: str, city: str | None = None) -> frozenset[str]:
     """The zones of a state (UF, US state, Canadian province), narrowed by `city` if known.
 

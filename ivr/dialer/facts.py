@@ -38,7 +38,7 @@ from ivr.compliance.reason import (
     Reason,
     explain,
 )
-from ivr.compliance.zones import ZoneResolution, resolve_zones, states_for_phones
+from ivr.compliance.zones import ZoneResolution, plausible_states, resolve_zones
 from ivr.db import is_postgres
 from ivr.dialer.dialer import Verdict
 from ivr.dialer.id_lists import one_of
@@ -189,8 +189,7 @@ def _options(batch: _Batch, debtor_id: int, now: datetime, *, phone_id: int | No
         zone_uncertain=zones.uncertain, preferred_start=debtor.preferred_start, preferred_end=debtor.preferred_end,
         voice_opt_out=debtor.voice_opt_out_at is not None,
         document_blocked=debtor.document in batch.blocked_documents,
-        plausible_states=frozenset() if debtor.state else states_for_phones(debtor.country,
-                                                                            [p.number for p in phones]),
+        plausible_states=plausible_states(debtor.country, debtor.state, [p.number for p in phones]),
     )
     history = _history(batch.history.get(debtor_id, []), ignore_live=ignore_live)
     debts = batch.debts.get(debtor_id, [])
