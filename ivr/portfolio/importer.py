@@ -856,6 +856,46 @@ class PortfolioWriter:
             outcome.rejected.append(
                 (row, [FieldError(row.line, "document", row.document, reason)])
             )
+        self._refuse_moved_debts(conn, plan, outcome)
+
+    def _refuse_moved_debts(self, conn: Connection, plan: BatchPlan, outcome: BatchOutcome) -> None:
+        """A debt id names one contract of one debtor with one creditor. A row that gives a
+        stored debt, or an earlier row of its id in this batch, another debtor or creditor
+        goes to `outcome.rejected`: upserted, the contract (its balance, its payment codes)
+        would move to another person, whose calls would then disclose it."""
+        refused = {id(row) for row, _ in outcome.rejected}
+        first: dict[str, tuple[str, str]] = {}
+        for row in plan.rows:
+            first.setdefault(row.debt_external_id, (row.debtor_external_id, row.creditor_legal_id))
+        stored: dict[str, tuple[str, str]] = {}
+        for chunk in _chunks(list(first), 1000):
+            for debt_id, debtor_id, creditor_id in conn.execute(
+                select(Debt.external_id, Debtor.external_id, Creditor.legal_id)
+                .join(Debtor, Debtor.id == Debt.debtor_id)
+                .join(Creditor, Creditor.id == Debt.creditor_id)
+                .where(Debt.external_id.in_(chunk))
+            ):
+                stored[debt_id] = (debtor_id, creditor_id)
+        for row in plan.rows:
+            if id(row) in refused:
+                continue
+            known = stored.get(row.debt_external_id)
+            expected = known or first[row.debt_external_id]
+            if (row.debtor_external_id, row.creditor_legal_id) == expected:
+                continue
+            where = "is stored" if known else "was given earlier in this file"
+            if row.debtor_external_id != expected[0]:
+                column, value = "debtor_external_id", row.debtor_external_id
+                owner = f"for debtor {expected[0]!r}"
+            else:
+                column, value = "creditor_document", row.creditor_legal_id
+                owner = f"with creditor {expected[1]}"
+            reason = (
+                f"debt {row.debt_external_id!r} {where} {owner}; a debt id names one "
+                "contract, which cannot move to another debtor or creditor: "
+                "correct the debt id"
+            )
+            outcome.rejected.append((row, [FieldError(row.line, column, value, reason)]))
 
     def _resolve_campaigns(
         self, conn: Connection, plan: BatchPlan, outcome: BatchOutcome

@@ -478,6 +478,54 @@ def test_within_one_file_a_debtor_id_keeps_its_first_document(runtime: Runtime) 
     assert debtor(runtime, maria["debtor_external_id"]).document == "52998224725"
 
 
+def first_two_debtors() -> tuple[dict[str, str], dict[str, str]]:
+    """The sample's first row, and the first row of another debtor (a BR one too)."""
+    rows = sample_rows()
+    other = next(r for r in rows if r["debtor_external_id"] != rows[0]["debtor_external_id"])
+    assert other["country"] == rows[0]["country"] == "BR"
+    return rows[0], other
+
+
+def test_a_debt_id_given_another_debtor_or_creditor_is_refused(runtime: Runtime) -> None:
+    """A debt id names one contract: a row that gives Maria's stored debt id to João, or
+    to another creditor, is refused naming the column; the contract stays Maria's, with
+    its balance and payment codes, and João's own valid rows are imported."""
+    maria, joao = first_two_debtors()
+    run_rows = lambda rows: import_rows(runtime.db, rows, now=runtime.clock.now())  # noqa: E731
+    assert run_rows([maria]).imported == 1
+    moved = {**joao, "debt_external_id": maria["debt_external_id"]}
+    other_creditor = {
+        **maria,
+        "creditor_name": "Outra Credora Ltda",
+        "creditor_document": "11.444.777/0001-61",
+        "principal": "1.300,00",
+    }
+    report = run_rows([moved, other_creditor, joao])
+    assert (report.imported, report.updated, report.rejected) == (1, 0, 2)
+    first, second = report.errors
+    assert (first.line, first.column) == (2, "debtor_external_id")
+    assert f"is stored for debtor {maria['debtor_external_id']!r}" in first.reason
+    assert (second.line, second.column) == (3, "creditor_document")
+    assert "cannot move to another debtor or creditor" in second.reason
+    [debt] = debtor(runtime, maria["debtor_external_id"]).debts
+    assert debt.external_id == maria["debt_external_id"]
+    assert debt.principal == Decimal("1234.56")
+    assert [d.external_id for d in debtor(runtime, joao["debtor_external_id"]).debts] == [
+        joao["debt_external_id"]
+    ]
+
+
+def test_within_one_file_a_debt_id_keeps_its_first_debtor(runtime: Runtime) -> None:
+    maria, joao = first_two_debtors()
+    moved = {**joao, "debt_external_id": maria["debt_external_id"]}
+    report = import_rows(runtime.db, [maria, moved], now=runtime.clock.now())
+    assert (report.imported, report.rejected) == (1, 1)
+    [error] = report.errors
+    assert error.line == 3 and "was given earlier in this file" in error.reason
+    [debt] = debtor(runtime, maria["debtor_external_id"]).debts
+    assert debt.external_id == maria["debt_external_id"]
+
+
 @pytest.mark.parametrize("parallel", [False, True])
 def test_rows_before_an_unreadable_line_are_imported_as_the_error_says(
     runtime: Runtime, tmp_path: Path, parallel: bool
