@@ -91,6 +91,10 @@ STREAM_NAME = "live-transcript"
 SAMPLE_RATE = 8000
 PARTIAL_INTERVAL_SECONDS = 0.5
 ENDPOINT_SILENCE_SECONDS = 0.8
+# The most audio one recogniser is given. A line that never ends an utterance (quiet, or
+# a steady noise below VOICE_LEVEL) would otherwise feed one recogniser for the whole call,
+# and PocketSphinx keeps all of it (about 56 MB a minute): past this, a fresh recogniser.
+MAX_UTTERANCE_SECONDS = 20.0
 VOICE_LEVEL = 400  # mean absolute 16-bit amplitude above which a frame holds voice
 RECEIVE_POLL_SECONDS = 0.2
 START_TIMEOUT_SECONDS = 10.0
@@ -224,33 +228,42 @@ class LiveTranscriber:
         sample_rate: int = SAMPLE_RATE,
         throttle: PartialThrottle | None = None,
         endpoint_seconds: float = ENDPOINT_SILENCE_SECONDS,
+        max_utterance_seconds: float = MAX_UTTERANCE_SECONDS,
     ) -> None:
         self._engine = engine
         self._rate = sample_rate
         self._throttle = throttle or PartialThrottle()
         self._endpoint = endpoint_seconds
+        self._max_samples = round(max_utterance_seconds * sample_rate)
         self._recognizer: Recognizer = engine.open_stream(sample_rate)
+        self._fed_samples = 0  # audio the current recogniser was given
         self._closed_texts: list[str] = []  # finals this recogniser already gave
         self._partial = ""
-        self._pending = False  # voice or a partial since the last final
+        self._pending = False  # voice since the last final
         self._silence = 0.0
 
     def feed(self, pcm16: bytes, at: float) -> list[Heard]:
         if not pcm16:
             return []
         heard: list[Heard] = []
+        samples = len(pcm16) // 2
         if has_voice(pcm16):
             self._silence, self._pending = 0.0, True
         else:
-            self._silence += len(pcm16) / 2 / self._rate
+            self._silence += samples / self._rate
+        self._fed_samples += samples
         result = self._recognizer.accept_pcm16(pcm16)
+        # What a recogniser makes of a line with no voice since the last final (hiss, a
+        # grammar matching noise to its nearest phrase) is not something the debtor said.
         if result is not None and result.final:
             self._closed_texts.append(result.text)
+            spoken = self._pending
             self._partial, self._pending = "", False
             self._throttle.reset()
-            heard.append(Heard(result.text, final=True))
-        elif result is not None:
-            self._partial, self._pending = result.text, True
+            if spoken:
+                heard.append(Heard(result.text, final=True))
+        elif result is not None and self._pending:
+            self._partial = result.text
             if self._throttle.allows(result.text, at):
                 heard.append(Heard(result.text, final=False))
         return heard + self._maybe_endpoint()
@@ -261,17 +274,23 @@ class LiveTranscriber:
         return self._maybe_endpoint()
 
     def finish(self) -> list[Heard]:
-        """The stream ended: whatever the recogniser still holds becomes a final."""
+        """The stream ended: whatever the recogniser still holds of the debtor's voice
+        becomes a final."""
+        pending = self._pending
         text = self._close_utterance()
-        return [Heard(text, final=True)] if text else []
+        return [Heard(text, final=True)] if text and pending else []
 
     def _maybe_endpoint(self) -> list[Heard]:
-        if not self._pending or self._silence < self._endpoint:
+        """An utterance ends after ENDPOINT_SILENCE_SECONDS of quiet following voice, or
+        when its recogniser has had MAX_UTTERANCE_SECONDS of audio; then a fresh one."""
+        ended = self._pending and self._silence >= self._endpoint
+        if not ended and self._fed_samples < self._max_samples:
             return []
+        pending = self._pending
         text = self._close_utterance()
         self._recognizer = self._engine.open_stream(self._rate)
-        self._closed_texts = []
-        return [Heard(text, final=True)] if text else []
+        self._closed_texts, self._fed_samples = [], 0
+        return [Heard(text, final=True)] if text and pending else []
 
     def _close_utterance(self) -> str:
         whole = " ".join(self._recognizer.final().split())

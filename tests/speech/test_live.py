@@ -4,6 +4,8 @@ real espeak-ng audio that went through mu-law as Twilio sends it."""
 
 from __future__ import annotations
 
+import array
+import random
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -203,6 +205,33 @@ def test_silence_after_speech_ends_the_utterance_with_the_last_partial_if_need_b
     assert second.ended and len(engine.opened) == 3  # a fresh recogniser after each utterance
 
 
+def test_a_line_that_never_ends_an_utterance_gets_a_fresh_recogniser_every_20_seconds() -> None:
+    """A quiet line gives no endpoint: one recogniser would take the whole call's audio
+    (PocketSphinx keeps all of it). Each gets at most MAX_UTTERANCE_SECONDS, and what a
+    recogniser made of the quiet is not passed off as something the debtor said."""
+    recognizers = [ScriptedRecognizer([], whole="noise matched to a phrase") for _ in range(4)]
+    engine = ScriptedEngine(recognizers)
+    transcriber = LiveTranscriber(engine)
+    heard = [h for i in range(3 * 50 * 20 + 1) for h in transcriber.feed(QUIET, i * 0.02)]
+    assert heard == []
+    assert len(engine.opened) == 4
+    per_recogniser = live.MAX_UTTERANCE_SECONDS * 50  # 20 ms frames
+    assert [r.fed for r in engine.opened] == [per_recogniser] * 3 + [1]
+    assert all(r.ended for r in engine.opened[:3])
+
+
+def test_speech_that_outlasts_the_cap_is_given_as_a_final_and_the_next_one_heard() -> None:
+    first = ScriptedRecognizer([PartialResult("i already paid")], whole="i already paid")
+    second = ScriptedRecognizer([PartialResult("stop calling")], whole="stop calling me")
+    engine = ScriptedEngine([first, second, ScriptedRecognizer([])])
+    transcriber = LiveTranscriber(engine, max_utterance_seconds=1.0)
+    heard = [h for i in range(50) for h in transcriber.feed(VOICE, i * 0.02)]
+    assert heard == [Heard("i already paid", final=False), Heard("i already paid", final=True)]
+    heard = [h for i in range(50, 60) for h in transcriber.feed(VOICE, i * 0.02)]
+    assert heard == [Heard("stop calling", final=False)]
+    assert transcriber.finish() == [Heard("stop calling me", final=True)]
+
+
 def test_what_the_recogniser_already_closed_is_not_repeated_when_the_stream_stops() -> None:
     recognizer = ScriptedRecognizer(
         [PartialResult("eu já paguei", final=True), PartialResult("tenho o")],
@@ -256,3 +285,49 @@ def test_pocketsphinx_hears_the_already_paid_objection_in_phone_audio() -> None:
     assert len(finals) == 1 and "already paid" in finals[0]
     assert match_objections(finals[0], "en-US")[0].key == "already_paid"
     assert all(not h.final for h in heard[:-1])
+
+
+@dataclass
+class MeasuredEngine:
+    """A real engine whose streams count the seconds of audio each was given."""
+
+    engine: PocketsphinxEngine
+    name: str = "pocketsphinx"
+    seconds: list[float] = field(default_factory=list)
+
+    def open_stream(self, sample_rate: int = 8000):
+        stream = self.engine.open_stream(sample_rate)
+        index = len(self.seconds)
+        self.seconds.append(0.0)
+        accept = stream.accept_pcm16
+
+        def counted(chunk: bytes):
+            self.seconds[index] += len(chunk) / 2 / sample_rate
+            return accept(chunk)
+
+        stream.accept_pcm16 = counted  # type: ignore[method-assign]
+        return stream
+
+
+def test_pocketsphinx_still_hears_the_objection_after_a_long_noisy_silence() -> None:
+    """45 s of line hiss below the voice level, then the debtor speaks: the recognisers are
+    replaced on the way (none takes more than MAX_UTTERANCE_SECONDS), the hiss gives no
+    final, and the objection is heard."""
+    rng = random.Random(7)
+    hiss = array.array("h", (rng.randint(-300, 300) for _ in range(160 * 50 * 45)))
+    speech = SpeechRenderer().mulaw("I already paid this bill", "en-US")
+    engine = MeasuredEngine(PocketsphinxEngine(playbook_phrases("en-US")))
+    transcriber = LiveTranscriber(engine)
+    frames = [hiss[i : i + 160].tobytes() for i in range(0, len(hiss), 160)]
+    heard: list[Heard] = []
+    for i, frame in enumerate(frames):
+        heard += transcriber.feed(frame, i * 0.02)
+    assert heard == []  # neither partials nor finals made of the hiss
+    for i, frame in enumerate(split_frames(speech), start=len(frames)):
+        heard += transcriber.feed(mulaw_decode(frame), i * 0.02)
+    heard += transcriber.pause(1.0)
+
+    finals = [h.text for h in heard if h.final]
+    assert len(finals) == 1 and match_objections(finals[0], "en-US")[0].key == "already_paid"
+    assert len(engine.seconds) >= 3
+    assert max(engine.seconds) <= live.MAX_UTTERANCE_SECONDS
