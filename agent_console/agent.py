@@ -442,7 +442,10 @@ def second_copy(debtor_id: int) -> WebResponse | tuple[str, int]:
         )
     except SecondCopyRefused as exc:
         db().commit()  # the refusal is a contact event too
-        flash(t("second_copy.refused", reason=t(f"second_copy.reason.{exc.reason}")), "error")
+        if exc.reason == "carrier-unconfirmed":
+            flash(t("second_copy.unconfirmed"), "error")
+        else:
+            flash(t("second_copy.refused", reason=t(f"second_copy.reason.{exc.reason}")), "error")
         return redirect(url_for("console_agent.debtor_page", debtor_id=debtor.id) + "#actions")
     except (FieldError, actions.ActionRefused) as exc:
         return _show_form_error(debtor, "second_copy", field_message(exc))

@@ -33,7 +33,7 @@ from ivr.models import (
     SmsMessage,
 )
 from ivr.runtime import Runtime
-from ivr.telephony.carrier import CarrierError, MessageRequest
+from ivr.telephony.carrier import CarrierError, CarrierOutcomeUnknown, MessageRequest
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ _BABEL_LOCALE = {"pt-BR": "pt_BR", "en-US": "en_US"}
 
 
 class SecondCopyRefused(RuntimeError):
-    """The second copy was not sent; `reason` says why (the event sms.refused or
-    sms.failed carries it too)."""
+    """The second copy was not sent, or the carrier did not confirm it (reason
+    "carrier-unconfirmed": it may still arrive); `reason` says why (the event sms.refused,
+    sms.failed or sms.unconfirmed carries it too)."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"second copy not sent: {reason}" + (f" ({detail})" if detail else ""))
@@ -173,6 +174,16 @@ def send_second_copy(
     )
     try:
         info = carrier.send_message(request)
+    except CarrierOutcomeUnknown as exc:
+        # The carrier may have sent it: not "failed" (a final status no delivery report
+        # could correct), and nobody should be told it surely did not go.
+        log.warning(
+            "second copy %s to debtor %s unconfirmed by the carrier: %s", message.id, debtor.id, exc
+        )
+        message.status = "unconfirmed"
+        raise refuse(
+            "carrier-unconfirmed", kind="sms.unconfirmed", sms_id=message.id, error=str(exc)[:200]
+        ) from None
     except CarrierError as exc:
         log.warning(
             "second copy %s to debtor %s failed at the carrier: %s", message.id, debtor.id, exc

@@ -50,6 +50,7 @@ class FakeCarrier:
 
     redirects: list[tuple[str, str]] = field(default_factory=list)
     fail: bool = False
+    unconfirmed_messages: bool = False  # a send whose answer is lost on the way back
 
     def redirect_call(self, sid: str, url: str) -> CallInfo:
         if self.fail:
@@ -58,8 +59,10 @@ class FakeCarrier:
         return CallInfo(sid=sid, status="in-progress", to="", from_="")
 
     def send_message(self, request: Any) -> Any:
-        from ivr.telephony.carrier import MessageInfo
+        from ivr.telephony.carrier import CarrierOutcomeUnknown, MessageInfo
 
+        if self.unconfirmed_messages:
+            raise CarrierOutcomeUnknown("no answer to the send request (test)")
         return MessageInfo(sid=f"SM{len(self.redirects):032d}", status="queued")
 
 

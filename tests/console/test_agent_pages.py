@@ -253,6 +253,22 @@ def test_second_copy_refusal_is_shown(agent, sqlite_runtime, world: World) -> No
     assert "A segunda via não foi enviada: a dívida não está em aberto." in text_of(refused)
 
 
+def test_a_second_copy_the_carrier_did_not_confirm_is_not_called_refused(
+    agent, carrier, world: World
+) -> None:
+    carrier.unconfirmed_messages = True
+    shown = post(
+        agent,
+        f"/console/debtors/{world.debtor_id}/second-copy",
+        {"debt_id": world.debt_id},
+        follow_redirects=True,
+    )
+    page = text_of(shown)
+    assert "A operadora não confirmou a segunda via: ela ainda pode chegar." in page
+    assert "não foi enviada" not in page
+    assert "SMS não confirmado" in text_of(agent.get(f"/console/debtors/{world.debtor_id}"))
+
+
 def test_actions_on_a_taken_call_are_attached_to_it(agent, sqlite_runtime, world: World) -> None:
     from .factories import request_transfer
 

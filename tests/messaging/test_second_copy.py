@@ -303,3 +303,28 @@ def test_delivery_status_only_moves_forward(seed, hooks, carrier, sqlite_runtime
         "delivered",
         "failed",
     ]
+
+
+def test_a_copy_the_carrier_did_not_confirm_is_unconfirmed_not_failed(
+    seed, hooks, carrier, sqlite_runtime
+):
+    """The send request's answer was lost: the message may have gone. It is recorded as
+    unconfirmed (not the final "failed"), so the delivery report that follows still counts."""
+    seeded = seed("mg")
+    carrier.unconfirmed_messages = True
+    with pytest.raises(SecondCopyRefused) as refused:
+        _send(sqlite_runtime, seeded)
+    assert refused.value.reason == "carrier-unconfirmed"
+    [event] = _events(sqlite_runtime, "sms.unconfirmed")
+    assert event.data["reason"] == "carrier-unconfirmed" and "no answer" in event.data["error"]
+    assert _events(sqlite_runtime, "sms.failed") == []
+    with sqlite_runtime.db.session() as session:
+        [message] = session.scalars(select(SmsMessage)).all()
+        assert message.status == "unconfirmed" and message.id == event.data["sms_id"]
+    response = hooks.post(
+        f"/messaging/status?message={message.id}",
+        {"MessageSid": "SM" + "1" * 32, "MessageStatus": "delivered"},
+    )
+    assert response.status_code == 200
+    with sqlite_runtime.db.session() as session:
+        assert session.get(SmsMessage, message.id).status == "delivered"

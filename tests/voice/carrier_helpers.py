@@ -26,7 +26,14 @@ from ivr.models import (
     PaymentInstrument,
     Phone,
 )
-from ivr.telephony.carrier import CallInfo, CallRequest, CarrierError, MessageInfo, MessageRequest
+from ivr.telephony.carrier import (
+    CallInfo,
+    CallRequest,
+    CarrierError,
+    CarrierOutcomeUnknown,
+    MessageInfo,
+    MessageRequest,
+)
 from ivr.voice.signatures import webhook_auth_token
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -39,12 +46,15 @@ class RecordingCarrier:
         self.messages: list[MessageRequest] = []
         self.calls: list[CallRequest] = []
         self.fail_messages = False
+        self.unconfirmed_messages = False  # sent, but the answer is lost on the way back
         self._sids = itertools.count(1)
 
     def send_message(self, request: MessageRequest) -> MessageInfo:
         if self.fail_messages:
             raise CarrierError("the carrier is down (test)")
         self.messages.append(request)
+        if self.unconfirmed_messages:
+            raise CarrierOutcomeUnknown("no answer to the send request (test)")
         return MessageInfo(sid=f"SM{next(self._sids):032x}", status="queued")
 
     def place_call(self, request: CallRequest) -> CallInfo:
