@@ -293,26 +293,44 @@ class TwilioCarrier:
         lookup: Callable[[], T | None],
         deadline: datetime | None = None,
     ) -> T:
-        """Create something, retrying transient failures; before each retry look for
+        """Create something, retrying what Twilio did not refuse; before each retry look for
         what an earlier attempt may have created, and never create without looking. No
-        create request is sent at or after `deadline`."""
+        create request is sent at or after `deadline`.
+
+        Once a request may have been acted on (a timeout, a 5xx, an answer cut off on the
+        way back), every way of giving up raises TwilioOutcomeUnknown: a later refusal, a
+        failed lookup or the deadline says nothing about what that request created. A plain
+        TwilioCarrierError means surely nothing was created."""
         last_error: BaseException | None = None
-        for attempt in range(1, self.retry.max_attempts + 1):
-            if deadline is not None and self._clock.now() >= deadline:
-                if attempt == 1:
-                    raise TwilioCarrierError(f"did not {what}: its deadline had passed")
-                raise TwilioOutcomeUnknown(
-                    f"stopped trying to {what} at its deadline after {attempt - 1} attempt(s) "
-                    f"({_describe(last_error or Exception('no answer'))}); it may still have "
-                    "been created: reconcile before trying again",
-                    status=_http_status(last_error) if last_error else None,
+        uncertain = False  # an earlier request may have created it
+
+        def give_up(reason: str) -> TwilioCarrierError:
+            error = last_error or Exception("no answer")
+            if not uncertain:
+                return TwilioCarrierError(
+                    f"did not {what}: {reason} ({_describe(error)})", status=_http_status(error)
                 )
+            return TwilioOutcomeUnknown(
+                f"stopped trying to {what}: {reason} ({_describe(error)}); it may still have "
+                "been created: reconcile before trying again",
+                status=_http_status(error),
+            )
+
+        for attempt in range(1, self.retry.max_attempts + 1):
             if attempt > 1:
-                self._sleep(self.retry.delay(attempt - 1, self._rng))
+                pause = self.retry.delay(attempt - 1, self._rng)
+                if deadline is not None:
+                    pause = min(pause, max(0.0, (deadline - self._clock.now()).total_seconds()))
+                self._sleep(pause)
+                if deadline is not None and self._clock.now() >= deadline:
+                    raise give_up(f"its deadline passed after {attempt - 1} attempt(s)")
                 try:
                     existing = lookup()
                 except Exception as exc:
-                    if not is_transient(exc):
+                    if _refused_by_twilio(exc):
+                        last_error = exc
+                        if uncertain:
+                            raise give_up("the look-up before a retry was refused") from exc
                         raise self._refused(exc, what) from exc
                     last_error = exc
                     log.warning(
@@ -322,19 +340,22 @@ class TwilioCarrier:
                 if existing is not None:
                     log.info("%s: attempt %d found what an earlier attempt created", what, attempt)
                     return existing
+            # The look-up and the pause take time too: the deadline once more, just before.
+            if deadline is not None and self._clock.now() >= deadline:
+                if attempt == 1:
+                    raise TwilioCarrierError(f"did not {what}: its deadline had passed")
+                raise give_up(f"its deadline passed after {attempt - 1} attempt(s)")
             try:
                 return create()
             except Exception as exc:
-                if not is_transient(exc):
-                    raise self._refused(exc, what) from exc
                 last_error = exc
+                if _refused_by_twilio(exc):
+                    if uncertain:
+                        raise give_up("a retry was refused") from exc
+                    raise self._refused(exc, what) from exc
+                uncertain = uncertain or not _surely_not_applied(exc)
                 log.warning("%s: attempt %d failed: %s", what, attempt, _describe(exc))
-        raise TwilioOutcomeUnknown(
-            f"could not {what} after {self.retry.max_attempts} attempts "
-            f"({_describe(last_error or Exception('no answer'))}); it may still have been "
-            "created: reconcile before trying again",
-            status=_http_status(last_error) if last_error else None,
-        )
+        raise give_up(f"{self.retry.max_attempts} attempts failed")
 
     def _with_retries(
         self,
@@ -388,6 +409,13 @@ class TwilioCarrier:
             start_time=call.start_time,
             end_time=call.end_time,
         )
+
+
+def _refused_by_twilio(exc: BaseException) -> bool:
+    """Twilio answered and turned the request down (HTTP 4xx other than 429): nothing
+    was done, and asking again the same way gets the same answer."""
+    status = _http_status(exc)
+    return status is not None and 400 <= status < 500 and status != 429
 
 
 def _surely_not_applied(exc: BaseException) -> bool:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import requests
 
 from ivr.telephony.carrier import CarrierError, CarrierOutcomeUnknown, MessageRequest
-from ivr.telephony.emulator import CarrierEmulator
+from ivr.telephony.emulator import CarrierEmulator, WsgiHttpClient
 from ivr.telephony.twilio_carrier import (
     BaseUrlHttpClient,
     RetryPolicy,
@@ -115,13 +117,94 @@ def test_giving_up_raises_a_carrier_error(world: VirtualWorld) -> None:
     world.emulator.faults.fail_next("calls.create", count=3, status=503)
     carrier = world.emulator.carrier(sleep=world.sleeps, retry=RetryPolicy(max_attempts=3))
 
-    with pytest.raises(TwilioCarrierError, match="after 3 attempts") as raised:
+    with pytest.raises(TwilioCarrierError, match="3 attempts failed") as raised:
         carrier.place_call(world.call_request(DEBTOR))
 
     assert raised.value.status == 503
     assert world.emulator.calls_to(DEBTOR) == []
     # The last request may have been acted on: the caller must look before anything else.
     assert isinstance(raised.value, CarrierOutcomeUnknown)
+
+
+class BodyCutOff(WsgiHttpClient):
+    """The emulator acts on the first create request, and its answer is cut off on the
+    way back (a connection reset while the body is read)."""
+
+    cut = False
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        response = super().request(method, url, *args, **kwargs)
+        creating = method.upper() == "POST" and url.endswith(("/Calls.json", "/Messages.json"))
+        if creating and not self.cut:
+            self.cut = True
+            raise requests.exceptions.ChunkedEncodingError("Connection broken (test)")
+        return response
+
+
+def test_an_answer_cut_off_after_creating_finds_the_call_instead_of_failing(
+    world: VirtualWorld,
+) -> None:
+    world.emulator.assign_persona(DEBTOR, "busy")
+    carrier = TwilioCarrier(
+        world.emulator.account_sid,
+        world.emulator.auth_token,
+        http_client=BodyCutOff(world.emulator.rest_app),
+        clock=world.clock,
+        sleep=world.sleeps,
+    )
+    info = carrier.place_call(world.call_request(DEBTOR))
+    assert [c.sid for c in world.emulator.calls_to(DEBTOR)] == [info.sid]
+
+
+def test_a_refused_look_up_after_a_timeout_leaves_the_outcome_unknown(world: VirtualWorld) -> None:
+    """The create timed out (the call exists): a refusal of what follows says nothing
+    about that call, so the attempt must not be taken for never placed."""
+    world.emulator.assign_persona(DEBTOR, "busy")
+    world.emulator.faults.time_out_next("calls.create")
+    world.emulator.faults.fail_next("calls.list", count=1, status=400)
+
+    with pytest.raises(CarrierOutcomeUnknown, match="may still have been created"):
+        world.carrier.place_call(world.call_request(DEBTOR))
+    assert len(world.emulator.calls_to(DEBTOR)) == 1
+
+
+def test_a_refused_retry_after_a_server_error_leaves_the_outcome_unknown(
+    world: VirtualWorld,
+) -> None:
+    world.emulator.assign_persona(DEBTOR, "busy")
+    world.emulator.faults.fail_next("calls.create", status=500)
+    world.emulator.faults.fail_next("calls.create", status=400)
+    with pytest.raises(CarrierOutcomeUnknown):
+        world.carrier.place_call(world.call_request(DEBTOR))
+
+
+def test_rate_limits_alone_are_surely_nothing_created(world: VirtualWorld) -> None:
+    world.emulator.faults.fail_next("calls.create", count=3, status=429)
+    carrier = world.emulator.carrier(sleep=world.sleeps, retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(TwilioCarrierError, match="3 attempts failed") as raised:
+        carrier.place_call(world.call_request(DEBTOR))
+    assert not isinstance(raised.value, CarrierOutcomeUnknown)
+
+
+def test_a_retry_after_the_backoff_is_not_sent_past_the_deadline(world: VirtualWorld) -> None:
+    """The backoff and the look-up take time: the deadline is checked again just before
+    the create request, and the pause never runs past it."""
+    world.emulator.assign_persona(DEBTOR, "busy")
+    world.emulator.faults.fail_next("calls.create", count=1, status=503)
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        world.clock.advance(timedelta(seconds=seconds))
+
+    carrier = world.emulator.carrier(
+        sleep=sleep, retry=RetryPolicy(base_delay_seconds=4, max_delay_seconds=8)
+    )
+    deadline = world.clock.now() + timedelta(seconds=1)
+    with pytest.raises(CarrierOutcomeUnknown, match="deadline"):
+        carrier.place_call(world.call_request(DEBTOR, place_by=deadline))
+    assert world.emulator.calls_to(DEBTOR) == []  # the retry was never sent
+    assert pauses == [1.0] and world.clock.now() == deadline
 
 
 def _creates_sent(world: VirtualWorld) -> int:
