@@ -451,20 +451,30 @@ class Dialer:
         now = self.runtime.clock.now()
         done = 0
         with self.runtime.db.session() as session:
-            unplaced = session.scalars(
-                select(Attempt).where(Attempt.active.is_(True),
-                                      Attempt.state.in_([AttemptState.CLAIMED.value, AttemptState.DIALING.value]),
+            before_placing = [AttemptState.CLAIMED.value, AttemptState.DIALING.value]
+            unplaced = list(session.scalars(
+                select(Attempt).where(Attempt.active.is_(True), Attempt.state.in_(before_placing),
                                       Attempt.created_at < now - self.place_lease).limit(limit)
-            ).all()
+            ))
+            # A worker that died between placing and recording the call leaves an attempt that
+            # status callbacks moved on (their call id, no placed_at); when the call's last
+            # callback was lost too, only its age tells that it is over.
             stale = session.scalars(
                 select(Attempt).where(Attempt.active.is_(True), Attempt.carrier_call_sid.is_not(None),
-                                      Attempt.placed_at < now - STALE_CALL).limit(limit)
+                                      func.coalesce(Attempt.placed_at, Attempt.created_at) < now - STALE_CALL)
+                .limit(limit)
+            ).all()
+            # Moved on by a callback that carried no call id: look its call up as for a lost worker.
+            unplaced += session.scalars(
+                select(Attempt).where(Attempt.active.is_(True), Attempt.state.not_in(before_placing),
+                                      Attempt.carrier_call_sid.is_(None),
+                                      Attempt.created_at < now - STALE_CALL).limit(limit)
             ).all()
             pending = [(a.id, a.state, a.carrier_call_sid, self._request_for(session, a)) for a in unplaced]
             stale_sids = [(a.id, a.carrier_call_sid) for a in stale if a.carrier_call_sid]
         for attempt_id, state, _sid, request in pending:
             try:
-                found = self.carrier.find_call(request) if state == AttemptState.DIALING.value else None
+                found = self.carrier.find_call(request) if state != AttemptState.CLAIMED.value else None
             except CarrierError as exc:
                 log.warning("attempt %s: cannot reconcile yet: %s", attempt_id, exc)
                 continue
@@ -472,8 +482,10 @@ class Dialer:
                 if found:
                     self._adopt(session, attempt_id, found, now)
                 else:
+                    lost = state in (AttemptState.CLAIMED.value, AttemptState.DIALING.value)
                     self._finish(session, attempt_id, AttemptState.FAILED, now, outcome="not-placed",
-                                 kind="attempt.not_placed", data={"why": "worker-lost-before-placing"})
+                                 kind="attempt.not_placed",
+                                 data={"why": "worker-lost-before-placing" if lost else "call-not-found"})
             done += 1
         for attempt_id, sid in stale_sids:
             try:

@@ -99,6 +99,9 @@ def apply_call_status(
     attempt.state = new.value
     if call_sid and not attempt.carrier_call_sid:
         attempt.carrier_call_sid = call_sid
+        # Its worker may not have recorded the call (it died after placing it): the call's
+        # first callback says when it was placed, so that reconciliation can settle it.
+        attempt.placed_at = attempt.placed_at or now
     if new is AttemptState.IN_PROGRESS and attempt.answered_at is None:
         attempt.answered_at = now
     if new in TERMINAL_ATTEMPT_STATES:

@@ -267,6 +267,37 @@ def test_reconcile_adopts_a_call_placed_by_a_worker_that_died_and_fails_unplaced
     assert len(carrier.calls) == 1  # nothing was placed twice
 
 
+def test_reconcile_settles_a_call_whose_worker_died_after_its_first_callback(runtime, clock) -> None:
+    """The worker placed the call and died before recording it; the carrier's "ringing"
+    callback gave the attempt its call id (no placed_at), and the call's last callback was
+    lost. Reconciliation still finds it by age: the debtor is not blocked for good."""
+    from ivr.telephony.carrier import CallRequest
+    from ivr.voice.call_status import apply_call_status
+    from ivr.voice.urls import answer_url, status_url
+
+    with runtime.db.session() as s:
+        factories.debtor(s, factories.campaign(s), next_call_at=NOW)
+    dialer, network = make_dialer(runtime)
+    (claim,) = dialer.claim()
+    with runtime.db.session() as s:
+        assert dialer._take_lease(s, claim.attempt_id, clock.now() - dialer.place_horizon)
+    info = network.carrier.place_call(CallRequest(
+        to=claim.to, from_=claim.caller_id, url=answer_url(runtime.config, claim.attempt_id),
+        status_callback=status_url(runtime.config, claim.attempt_id),
+        idempotency_key=claim.idempotency_key, not_before=claim.created_at))
+    with runtime.db.session() as s:  # the status webhook, as the "ringing" callback arrives
+        apply_call_status(s, s.get_one(Attempt, claim.attempt_id), "ringing", now=clock.now(),
+                          call_sid=info.sid)
+    network.carrier.end_call(info.sid)  # hung up while ringing; its last callback is lost
+    clock.advance(timedelta(minutes=5))
+    assert dialer.reconcile() == 0  # a call may well ring and talk this long
+    clock.advance(timedelta(hours=1))
+    assert dialer.reconcile() == 1
+    (attempt,) = attempts(runtime)
+    assert (attempt.state, attempt.active, attempt.carrier_call_sid) == ("canceled", False, info.sid)
+    assert attempt.placed_at is not None
+
+
 def _recalled_a_second_after_a_busy_call(runtime, clock) -> tuple[Dialer, Network, str, Claim]:
     """A debtor whose first call got a busy signal at once, claimed again one second
     later (the campaign re-calls busy numbers at once): the first call is younger than
