@@ -304,6 +304,10 @@ class Dialer:
                     when = now + self.requeue
                 if v.candidate.callback_id and not self._callback_can_wait(v, when, now):
                     missed_callbacks.append(v.candidate.callback_id)
+            if v.candidate.callback_id and debtor_id not in claimed:
+                # A callback's verdict is about its own phone, debt and campaign: it says
+                # nothing of when the debtor's other debts may be called.
+                continue
             by_time.setdefault(when, []).append(debtor_id)
         postgres = is_postgres(session.get_bind())
         for when, ids in by_time.items():

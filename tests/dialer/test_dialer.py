@@ -404,6 +404,33 @@ def test_a_callback_blocked_for_a_moment_waits_and_is_then_called(runtime, clock
         assert sorted(s.scalars(select(Callback.status))) == ["done", "missed"]
 
 
+def test_a_callback_about_a_paid_debt_does_not_take_the_debtor_out_of_the_queue(runtime, clock) -> None:
+    """The callback was booked about a debt paid since: it is missed, and the debtor's
+    other open debt is called as the queue has it."""
+    from decimal import Decimal
+
+    with runtime.db.session() as s:
+        camp = factories.campaign(s, min_minutes_between_attempts=0)
+        asked = factories.debtor(s, camp, next_call_at=NOW)
+        paid = s.scalar(select(Debt).where(Debt.debtor_id == asked.id))
+        s.add(Debt(external_id="OTHER-1", debtor_id=asked.id, creditor_id=paid.creditor_id,
+                   campaign_id=camp.id, currency="BRL", principal=Decimal("80"),
+                   due_date=paid.due_date, status="open"))
+        paid.status = "paid"
+        phone_id = s.scalar(select(Phone.id).where(Phone.debtor_id == asked.id))
+        s.add(Callback(debtor_id=asked.id, phone_id=phone_id, debt_id=paid.id, campaign_id=camp.id,
+                       due_at=NOW, created_at=NOW - timedelta(days=1)))
+    dialer, network = make_dialer(runtime)
+    assert dialer.tick().placed == 0  # the callback's own verdict: its debt is not open
+    with runtime.db.session() as s:
+        assert s.scalar(select(Callback.status)) == "missed"
+        assert s.get_one(Debtor, asked.id).next_call_at is not None
+    clock.advance(timedelta(seconds=1))
+    assert dialer.tick().placed == 1
+    (attempt,) = attempts(runtime)
+    assert attempt.debtor_id == asked.id and attempt.callback_id is None
+
+
 def test_candidate_selection_ignores_debtors_not_yet_due(runtime) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)
