@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from ivr.telephony.carrier import CarrierError, CarrierOutcomeUnknown, MessageRequest
+from ivr.telephony.carrier import CallRequest, CarrierError, CarrierOutcomeUnknown, MessageRequest
 from ivr.telephony.emulator import CarrierEmulator, WsgiHttpClient
 from ivr.telephony.twilio_carrier import (
     BaseUrlHttpClient,
@@ -454,6 +454,27 @@ def test_connection_errors_are_retried() -> None:
     with pytest.raises(TwilioCarrierError, match="after 3 attempts"):
         carrier.fetch_call("CA" + "1" * 32)
     assert len(sleeps.calls) == 2
+
+
+def test_a_served_emulator_on_a_virtual_clock_gives_a_carrier_on_that_clock() -> None:
+    """Deadlines and look-ups compare the carrier's instants with the emulator's: a call
+    allowed until ten virtual seconds from now is placed, not refused by the wall clock."""
+    from ivr.clock import VirtualClock
+
+    from .conftest import START
+
+    emulator = CarrierEmulator(clock=VirtualClock(START))
+    emulator.assign_persona(DEBTOR, "busy")
+    with emulator.serve(realtime=False) as server:
+        carrier = server.carrier(sleep=RecordingSleep())
+        now = emulator.clock.now()
+        request = CallRequest(
+            to=DEBTOR, from_=CALLER_ID, url="http://cordial.test/voice",
+            status_callback="http://cordial.test/status", idempotency_key="virtual-1",
+            not_before=now, place_by=now + timedelta(seconds=10),
+        )
+        info = carrier.place_call(request)
+    assert [c.sid for c in emulator.calls_to(DEBTOR)] == [info.sid]
 
 
 def test_backoff_grows_and_is_capped() -> None:

@@ -52,7 +52,9 @@ class EmulatorServer:
         return f"http://{self.host}:{self._server.server_port}"
 
     def carrier(self, **kwargs: Any) -> TwilioCarrier:
-        """The Twilio adapter pointed at this server over HTTP."""
+        """The Twilio adapter pointed at this server over HTTP, on the emulator's clock
+        (deadlines and look-ups compare its instants with the calls it stamps)."""
+        kwargs.setdefault("clock", self.emulator.clock)
         return TwilioCarrier(
             self.emulator.account_sid,
             self.emulator.auth_token,
