@@ -101,6 +101,16 @@ def test_empty_gather_posts_its_action_when_asked(world: VirtualWorld) -> None:
     assert "Not reached." not in world.emulator.call(sid).transcript
 
 
+def test_numbers_no_carrier_would_take_fall_back_to_the_defaults(world: VirtualWorld) -> None:
+    """timeout="inf", numDigits="nan", length="1e400": the verbs run with their defaults,
+    as Twilio ignores an invalid attribute; the emulated call does not crash."""
+    sid = world.place(DEBTOR, "silent", path="/odd-numbers")
+    world.emulator.run_until_idle()
+    call = world.emulator.call(sid)
+    assert call.status == "completed"
+    assert call.transcript[-1] == "Goodbye."
+
+
 def test_hangs_up_mid_prompt(world: VirtualWorld) -> None:
     sid = world.place(DEBTOR, "hangs_up_mid_prompt")
     world.emulator.run_until_idle()

@@ -250,6 +250,16 @@ def create_twiml_app(auth_token: str, stream_url: str | None = None, carrier: An
         response.hangup()
         return twiml(response)
 
+    @app.post("/odd-numbers")
+    def odd_numbers() -> Response:
+        response = VoiceResponse()
+        gather = Gather(num_digits="nan", action="/odd-numbers-done", timeout="inf")
+        gather.say("Press a key.")
+        response.append(gather)
+        response.pause(length="1e400")
+        response.say("Goodbye.")
+        return twiml(response)
+
     @app.post("/broken")
     def broken() -> Response:
         return Response("oops", status=500)

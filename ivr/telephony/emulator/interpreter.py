@@ -96,7 +96,7 @@ def say_seconds(text: str) -> float:
 def _int_attr(el: ET.Element, name: str, default: int) -> int:
     try:
         return int(float(el.get(name, default)))
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "inf", "nan", "1e400"
         return default
 
 
