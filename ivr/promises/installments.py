@@ -1,19 +1,28 @@
 """The installment simulator: what a debtor pays, and when, for a down payment and
-a number of monthly installments. Pure arithmetic on Decimal, exact to the cent.
+a number of monthly installments. Pure arithmetic, exact to the cent: Decimal amounts,
+computed through exact fractions.
 
-The financed part (balance minus down payment) is amortised with the Price table
-(equal installments at the monthly interest rate; plain division when the rate is
-zero). Every installment but the last is rounded down to the cent; the last one
-takes the rounding remainder, so down payment + installments == total exactly and
-the last installment is never smaller than the others.
+The financed part (balance minus down payment) is paid in equal monthly installments
+whose present value at the monthly interest rate, each discounted by the whole months
+from the plan's start (`start_date`) to its due date, is exactly the financed part:
+interest runs only for the time each installment is actually outstanding. With a
+down payment on the start date the installments fall 1 to n months later (the Price
+table); without one the first installment is due on the start date and bears no
+interest (0 to n - 1 months). Plain division when the rate is zero. Every
+installment but the last is rounded down to the cent; the last one takes the
+rounding remainder, so down payment + installments == total exactly and the last
+installment is never smaller than the others.
 """
 
 from __future__ import annotations
 
 import calendar
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 CENT = Decimal("0.01")
@@ -43,7 +52,9 @@ class PlanRequest:
     installments: int
     monthly_interest_rate: Decimal  # a fraction: 0.01 is 1 % a month
     late_fee_rate: Decimal  # a fraction of a late installment
-    start_date: date  # the down payment's due date, or the first installment's without one
+    # The plan's start: the down payment's due date, or the first installment's without
+    # one. Installments are discounted from here, so a payment due on it bears no interest.
+    start_date: date
     country: str = "BR"
     max_installments: int = 60
     min_installment: Decimal = CENT
@@ -178,9 +189,13 @@ def simulate_plan(request: PlanRequest) -> InstallmentPlan:
 
     count = request.installments
     financed = balance - down
-    payment = _price_payment(financed, rate, count)
-    regular = payment.quantize(CENT, rounding=ROUND_DOWN)
-    payable = (payment * count).quantize(CENT, rounding=ROUND_HALF_UP)
+    # Months from the start to each installment: a down payment takes the start date
+    # and the installments follow monthly; without one the first is due at the start.
+    first_offset = 1 if down else 0
+    offsets = range(first_offset, first_offset + count)
+    payment = _level_payment(financed, rate, offsets)
+    regular = _cents_rounded_down(payment)
+    payable = _cents_rounded_half_up(payment * count)
     last = payable - regular * (count - 1)
     if regular < _cents(request.min_installment):
         raise PlanError(
@@ -193,15 +208,16 @@ def simulate_plan(request: PlanRequest) -> InstallmentPlan:
         )
 
     # Counted from the start date each time, so a 31st stays the 31st where the month has one.
-    offset = 1 if down else 0
     items = tuple(
         Installment(
             number=number,
-            due_date=add_months(request.start_date, number - 1 + offset),
+            due_date=add_months(request.start_date, offset),
             amount=amount,
             late_fee=(amount * request.late_fee_rate).quantize(CENT, rounding=ROUND_DOWN),
         )
-        for number, amount in enumerate([regular] * (count - 1) + [last], start=1)
+        for number, (offset, amount) in enumerate(
+            zip(offsets, [regular] * (count - 1) + [last], strict=True), start=1
+        )
     )
     return InstallmentPlan(
         balance=balance,
@@ -215,13 +231,24 @@ def simulate_plan(request: PlanRequest) -> InstallmentPlan:
     )
 
 
-def _price_payment(financed: Decimal, rate: Decimal, count: int) -> Decimal:
-    """The exact (unrounded) equal payment that amortises `financed` in `count` months."""
-    with localcontext() as context:
-        context.prec = 40
-        if rate == 0:
-            return financed / count
-        return financed * rate / (1 - (1 + rate) ** -count)
+def _level_payment(financed: Decimal, rate: Decimal, offsets: Sequence[int]) -> Fraction:
+    """The exact (unrounded) equal payment, one due `offset` months after the start for
+    each offset, whose present value at `rate` a month is `financed`.
+
+    Rational arithmetic, so that a payment falling exactly on a cent is not rounded
+    down a cent by an approximation of the discount factors.
+    """
+    discount = 1 / (1 + Fraction(rate))
+    return Fraction(financed) / sum((discount**offset for offset in offsets), Fraction(0))
+
+
+def _cents_rounded_down(amount: Fraction) -> Decimal:
+    return Decimal(math.floor(amount * 100)).scaleb(-2)
+
+
+def _cents_rounded_half_up(amount: Fraction) -> Decimal:
+    # floor(x + 1/2) is half-up for the positive amounts a plan has.
+    return Decimal(math.floor(amount * 100 + Fraction(1, 2))).scaleb(-2)
 
 
 def _cents(amount: Decimal) -> Decimal:

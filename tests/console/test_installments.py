@@ -1,10 +1,12 @@
 """The installment simulator (ivr.promises.installments): exact to the cent, the
-remainder on the last installment, and never a late fee above the legal cap."""
+remainder on the last installment, interest only for the months an installment is
+outstanding, and never a late fee above the legal cap."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import assume, given
@@ -108,15 +110,100 @@ def test_the_brazilian_cap_does_not_apply_to_a_us_debtor() -> None:
     ).quantize(CENT, rounding="ROUND_DOWN")
 
 
-def test_price_table_matches_the_textbook_example() -> None:
-    # 1,000.00 at 1 % a month in 12 months: PMT = 88.8488, 12 x PMT = 1,066.19. Regular
-    # installments are rounded down, the last one takes the 11 cents of remainder.
-    plan = simulate_plan(request())
+def test_with_a_down_payment_the_installments_follow_the_price_table() -> None:
+    # 1,000.00 financed at 1 % a month, paid 1 to 12 months later: the textbook Price
+    # table, PMT = 88.8488, 12 x PMT = 1,066.19. Regular installments are rounded down,
+    # the last one takes the 11 cents of remainder.
+    plan = simulate_plan(request(balance=Decimal("1100.00"), down_payment=Decimal("100.00")))
     amounts = [item.amount for item in plan.installments]
+    assert plan.financed == Decimal("1000.00")
     assert amounts[:11] == [Decimal("88.84")] * 11
     assert amounts[-1] == Decimal("88.95")
-    assert plan.total == Decimal("1066.19")
+    assert plan.total == Decimal("1166.19")
     assert plan.interest == Decimal("66.19")
+    assert plan.installments[0].due_date == date(2027, 1, 10)
+
+
+def months_between(start: date, later: date) -> int:
+    return (later.year * 12 + later.month) - (start.year * 12 + start.month)
+
+
+def present_value(plan, rate: Decimal) -> Fraction:
+    """Every payment discounted at `rate` by the whole months from the plan's first due
+    date (the down payment's, or the first installment's) to its own due date."""
+    start = plan.first_due_date
+    discount = 1 / (1 + Fraction(rate))
+    payments = [(start, plan.down_payment)] if plan.down_payment_due else []
+    payments += [(item.due_date, item.amount) for item in plan.installments]
+    return sum(
+        (Fraction(amount) * discount ** months_between(start, due) for due, amount in payments),
+        Fraction(0),
+    )
+
+
+@pytest.mark.parametrize(
+    "count, total", [(1, Decimal("1000.00")), (12, Decimal("1055.63")), (24, Decimal("1118.58"))]
+)
+def test_without_a_down_payment_no_interest_runs_before_the_first_installment(
+    count: int, total: Decimal
+) -> None:
+    # The first installment is due on the start date, so interest runs 0 to count - 1
+    # months (an annuity-due): the payment is the ordinary Price payment / (1 + r).
+    plan = simulate_plan(request(installments=count))
+    assert plan.down_payment_due is None
+    assert plan.installments[0].due_date == date(2026, 12, 10)
+    assert plan.installments[-1].due_date == add_months(date(2026, 12, 10), count - 1)
+    rate = 0.01
+    price_payment = 1000 * rate / (1 - (1 + rate) ** -count)
+    assert plan.total == Decimal(f"{count * price_payment / (1 + rate):.2f}") == total
+    # What is quoted is worth, today, the 1,000.00 owed (rounding cents aside).
+    assert abs(present_value(plan, Decimal("0.01")) - 1000) <= Fraction(count, 100)
+
+
+@given(balance=balances, rate=rates, start=starts)
+def test_a_single_installment_on_the_start_date_is_the_balance_without_interest(
+    balance, rate, start
+) -> None:
+    plan = simulate_plan(
+        request(balance=balance, installments=1, monthly_interest_rate=rate, start_date=start)
+    )
+    assert [(i.due_date, i.amount) for i in plan.installments] == [(start, balance)]
+    assert plan.total == balance and plan.interest == 0
+
+
+@given(
+    balance=balances,
+    with_down_payment=st.booleans(),
+    share=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("0.9"), places=2),
+    count=st.integers(min_value=1, max_value=60),
+    rate=rates,
+    start=starts,
+)
+def test_the_payments_are_worth_the_balance_at_the_plan_rate(
+    balance, with_down_payment, share, count, rate, start
+) -> None:
+    # Interest only for the months each payment is outstanding: discounted at the plan's
+    # rate by their actual due dates, the payments are worth exactly what is owed, less
+    # at most a cent for each installment rounded down (the remainder is paid last, so
+    # later) and at most half a cent more from rounding the total.
+    down = (balance * share).quantize(CENT) if with_down_payment else Decimal("0")
+    try:
+        plan = simulate_plan(
+            request(
+                balance=balance,
+                down_payment=down,
+                installments=count,
+                monthly_interest_rate=rate,
+                start_date=start,
+            )
+        )
+    except PlanError as exc:
+        assert exc.field in ("installments", "down_payment")
+        return
+    value = present_value(plan, rate)
+    assert balance - CENT * count <= value <= balance + CENT / 2
+    first_installment_month = months_between(start, plan.installments[0].due_date)
+    assert first_installment_month == (1 if plan.down_payment else 0)
 
 
 def test_without_interest_the_balance_is_split_with_the_remainder_last() -> None:
@@ -174,8 +261,14 @@ def test_plan_as_dict_is_exact_json() -> None:
     assert data["installments"][0] == {
         "number": 1,
         "due_date": "2026-12-10",
-        "amount": "507.51",
-        "late_fee": "10.15",
+        "amount": "502.48",
+        "late_fee": "10.04",
     }
-    assert data["installments"][1]["amount"] == "507.51"
-    assert data["total"] == "1015.02"
+    # 1,000.00 / (1 + 1 / 1.01) = 502.4875 a month; the last takes the 2 cents left over.
+    assert data["installments"][1] == {
+        "number": 2,
+        "due_date": "2027-01-10",
+        "amount": "502.50",
+        "late_fee": "10.05",
+    }
+    assert data["total"] == "1004.98"
