@@ -520,8 +520,13 @@ def take_call(attempt_id: int) -> WebResponse | tuple[WebResponse, int]:
         return redirect(url_for("console_agent.home"))
     target = url_for("console_agent.debtor_page", debtor_id=state.debtor_id, call=attempt_id)
     if wants_json():
-        return jsonify({"debtor_url": target, "attempt_id": attempt_id})
-    flash(t("take.connected"), "success")
+        return jsonify(
+            {"debtor_url": target, "attempt_id": attempt_id, "confirmed": state.confirmed}
+        )
+    if state.confirmed:
+        flash(t("take.connected"), "success")
+    else:
+        flash(t("take.unconfirmed"), "error")
     return redirect(target)
 
 

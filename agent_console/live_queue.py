@@ -41,6 +41,7 @@ class TransferState:
     taken_by: str | None = None
     right_party_verified: bool = False
     reason: str | None = None
+    confirmed: bool = True  # a take whose redirect the carrier did not confirm: False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from agent_console.live_queue import TransferState, transfer_state
 from ivr.config import Config
 from ivr.models import Attempt, ContactEvent, User
 from ivr.runtime import Runtime
+from ivr.telephony.carrier import CarrierOutcomeUnknown
 from ivr.voice.urls import public_base_url
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,36 @@ def take_transfer(runtime: Runtime, attempt_id: int, user: User) -> TransferStat
         )
 
     url = agent_connect_url(runtime.config, attempt_id, user.id)
+    confirmed = True
     try:
         carrier.redirect_call(call_sid, url)
-    except Exception as exc:  # any carrier failure puts the call back in the queue
+    except CarrierOutcomeUnknown as exc:
+        # The redirect may have been applied (the call rings this agent's line): back in
+        # the queue, another agent's take would pull the call away from this one. The
+        # take stands; had the redirect not been applied, the caller leaves the queue at
+        # the campaign's transfer timeout as when no agent answers.
+        log.warning(
+            "take transfer: redirect of call %s for attempt %s unconfirmed: %s",
+            call_sid,
+            attempt_id,
+            exc,
+        )
+        confirmed = False
+        with runtime.db.session() as session:
+            session.add(
+                ContactEvent(
+                    debtor_id=debtor_id,
+                    attempt_id=attempt_id,
+                    phone_id=phone_id,
+                    debt_id=debt_id,
+                    kind="transfer.take_unconfirmed",
+                    channel="voice",
+                    actor=actor_of(user),
+                    occurred_at=runtime.clock.now(),
+                    data={"user_id": user.id, "call_sid": call_sid, "error": str(exc)[:200]},
+                )
+            )
+    except Exception as exc:  # any other carrier failure puts the call back in the queue
         log.warning(
             "take transfer: redirect of call %s for attempt %s failed: %s",
             call_sid,
@@ -130,6 +158,7 @@ def take_transfer(runtime: Runtime, attempt_id: int, user: User) -> TransferStat
         taken_by_user_id=user.id,
         taken_by=user.display_name,
         right_party_verified=state.right_party_verified,
+        confirmed=confirmed,
     )
 
 

@@ -60,7 +60,8 @@ class TwilioCarrierError(CarrierError):
 
 
 class TwilioOutcomeUnknown(TwilioCarrierError, CarrierOutcomeUnknown):
-    """Creating kept failing after a request that Twilio may have acted on."""
+    """A request failed in a way that leaves open whether Twilio acted on it (a create
+    that kept failing, a redirect that timed out)."""
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -369,7 +370,7 @@ class TwilioCarrier:
             except Exception as exc:
                 if not retry_if(exc):
                     if is_transient(exc):
-                        raise TwilioCarrierError(
+                        raise TwilioOutcomeUnknown(
                             f"could not {what}: {_describe(exc)} (not retried: it may have been applied)",
                             status=_http_status(exc),
                         ) from exc

@@ -51,11 +51,16 @@ class FakeCarrier:
     redirects: list[tuple[str, str]] = field(default_factory=list)
     fail: bool = False
     unconfirmed_messages: bool = False  # a send whose answer is lost on the way back
+    unconfirmed_redirects: bool = False  # applied, but the answer is lost on the way back
 
     def redirect_call(self, sid: str, url: str) -> CallInfo:
         if self.fail:
             raise RuntimeError("carrier unavailable")
         self.redirects.append((sid, url))
+        if self.unconfirmed_redirects:
+            from ivr.telephony.carrier import CarrierOutcomeUnknown
+
+            raise CarrierOutcomeUnknown("the redirect timed out (test): it may have been applied")
         return CallInfo(sid=sid, status="in-progress", to="", from_="")
 
     def send_message(self, request: Any) -> Any:

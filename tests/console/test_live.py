@@ -108,6 +108,39 @@ def test_a_carrier_failure_puts_the_call_back_in_the_queue(
     )
 
 
+def test_a_redirect_the_carrier_did_not_confirm_keeps_the_call_with_its_agent(
+    sqlite_runtime, world: World, carrier: FakeCarrier
+) -> None:
+    """The redirect timed out after the carrier applied it: the call rings Ana. Back in
+    the queue, Bruno's take would pull it away from her; the take stands."""
+    attempt_id = request_transfer(sqlite_runtime, world)
+    carrier.unconfirmed_redirects = True
+    state = take_transfer(sqlite_runtime, attempt_id, user(sqlite_runtime, world.agent_id))
+    assert (state.status, state.confirmed, state.taken_by_user_id) == (
+        "taken",
+        False,
+        world.agent_id,
+    )
+    with pytest.raises(TakeRefused, match="already-taken"):
+        take_transfer(sqlite_runtime, attempt_id, user(sqlite_runtime, world.agent2_id))
+    assert len(carrier.redirects) == 1
+    with sqlite_runtime.db.session() as session:
+        assert waiting_calls(session) == []
+        assert session.scalars(
+            select(ContactEvent.kind).where(ContactEvent.kind.like("transfer.%"))
+        ).all() == ["transfer.requested", "transfer.taken", "transfer.take_unconfirmed"]
+
+
+def test_the_agent_is_told_when_the_carrier_did_not_confirm_the_take(
+    agent, sqlite_runtime, world: World, carrier: FakeCarrier
+) -> None:
+    attempt_id = request_transfer(sqlite_runtime, world)
+    carrier.unconfirmed_redirects = True
+    page = post(agent, f"/console/calls/{attempt_id}/take", follow_redirects=True)
+    assert "A operadora não confirmou a transferência" in text_of(page)
+    assert "Conectando" not in text_of(page)
+
+
 def test_a_call_that_ended_cannot_be_taken(sqlite_runtime, world: World) -> None:
     attempt_id = request_transfer(sqlite_runtime, world)
     with sqlite_runtime.db.session() as session:
@@ -150,6 +183,7 @@ def test_take_call_answers_json_to_fetch(signed_in, sqlite_runtime, world: World
     assert response.get_json() == {
         "attempt_id": attempt_id,
         "debtor_url": f"/console/debtors/{world.debtor_id}?call={attempt_id}",
+        "confirmed": True,
     }
     second = post(
         signed_in("ana"), f"/console/calls/{attempt_id}/take", headers={"X-Requested-With": "fetch"}

@@ -331,7 +331,10 @@ def test_redirect_is_not_retried_when_it_may_have_been_applied(world: VirtualWor
     sid = world.place(DEBTOR, "silent")
     world.emulator.run_for(8)
     world.emulator.faults.fail_next("calls.update", status=500, after_effect=True)
-    with pytest.raises(TwilioCarrierError, match="not retried"):
+    with pytest.raises(CarrierOutcomeUnknown, match="not retried"):
+        world.carrier.redirect_call(sid, f"{world.origin}/record")
+    world.emulator.faults.time_out_next("calls.update")
+    with pytest.raises(CarrierOutcomeUnknown, match="may have been applied"):
         world.carrier.redirect_call(sid, f"{world.origin}/record")
     world.emulator.faults.fail_next("calls.update", status=429)
     assert world.carrier.redirect_call(sid, f"{world.origin}/record").sid == sid
