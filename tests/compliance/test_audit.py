@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from ivr.audit import audit_contact_log
-from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debtor
+from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debtor, Holiday
 from ivr.runtime import Runtime
 from tests import factories
 
@@ -29,14 +30,20 @@ def _call(runtime: Runtime, debtor_id: int, at: datetime, **fields) -> int:
         return attempt.id
 
 
-def _us_debtor(runtime: Runtime) -> int:
+def _us_debtor(runtime: Runtime, **fields: Any) -> int:
+    """A debtor in Houston whose mobile consented to prerecorded calls (unless told otherwise)."""
+    fields.setdefault("consent", True)
     with runtime.db.session() as s:
-        return factories.debtor(s, None, country="US", state="TX", number="+17135550100").id
+        return factories.debtor(s, None, country="US", state="TX", number="+17135550100", **fields).id
+
+
+def _reported(runtime: Runtime, rule: str) -> list[dict[str, Any]]:
+    with runtime.db.session() as s:
+        return [v for v in audit_contact_log(s).violations if v["rule"] == rule]
 
 
 def _violations(runtime: Runtime, rule: str) -> list[int]:
-    with runtime.db.session() as s:
-        return [v["attempt"] for v in audit_contact_log(s).violations if v["rule"] == rule]
+    return [v["attempt"] for v in _reported(runtime, rule)]
 
 
 def test_calls_within_seven_days_of_a_conversation_are_reported(sqlite_runtime: Runtime) -> None:
@@ -99,3 +106,166 @@ def test_a_debtor_without_a_state_is_audited_under_the_law_of_their_phones_state
     _call(sqlite_runtime, sao_paulo, saturday)
     assert _violations(sqlite_runtime, "BR-RJ-HOURS") == [called_in_rio]
     assert _violations(sqlite_runtime, "BR-DEFAULT") == []
+
+
+def test_a_call_to_a_us_mobile_without_consent_at_the_time_is_reported(sqlite_runtime: Runtime) -> None:
+    never = _us_debtor(sqlite_runtime, consent=False)
+    unknown_line = _us_debtor(sqlite_runtime, consent=False, line_type="unknown")
+    landline = _us_debtor(sqlite_runtime, consent=False, line_type="landline")
+    consented_later = _us_debtor(sqlite_runtime)
+    with sqlite_runtime.db.session() as s:
+        s.get_one(Debtor, consented_later).phones[0].consent_at = T0 + timedelta(days=1)
+    without = _call(sqlite_runtime, never, T0)
+    to_unknown_line = _call(sqlite_runtime, unknown_line, T0)
+    _call(sqlite_runtime, landline, T0)
+    before_consent = _call(sqlite_runtime, consented_later, T0)
+    _call(sqlite_runtime, consented_later, T0 + timedelta(days=2))
+    assert _violations(sqlite_runtime, "US-TCPA-CONSENT") == [without, to_unknown_line, before_consent]
+
+
+def test_a_call_about_a_debt_with_a_payment_pending_is_reported(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        debtor = factories.debtor(s, None)
+        debtor.debts[0].payment_pending = True
+        debtor_id = debtor.id
+    called = _call(sqlite_runtime, debtor_id, T0)
+    assert _violations(sqlite_runtime, "BR-CDC-42-UNDUE") == [called]
+
+
+def test_a_call_about_a_debt_closed_at_an_unknown_instant_is_reported(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        unknown = factories.debtor(s, None, status="paid").id
+        paid_later = factories.debtor(s, None, status="paid")
+        paid_later.debts[0].status_changed_at = T0 + timedelta(hours=1)
+        paid_later_id = paid_later.id
+    about_unknown = _call(sqlite_runtime, unknown, T0)
+    _call(sqlite_runtime, paid_later_id, T0)  # the debt was still open then
+    after_payment = _call(sqlite_runtime, paid_later_id, T0 + timedelta(days=1))
+    assert _violations(sqlite_runtime, "BR-CDC-42-UNDUE") == [about_unknown, after_payment]
+
+
+def test_a_call_on_the_sao_paulo_city_anniversary_is_reported_in_that_city_only(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        capital = factories.debtor(s, None, city="São Paulo").id
+        campinas = factories.debtor(s, None, city="Campinas").id
+    anniversary = datetime(2027, 1, 25, 13, 0, tzinfo=UTC)  # Monday 10:00 in São Paulo
+    in_the_capital = _call(sqlite_runtime, capital, anniversary)
+    _call(sqlite_runtime, campinas, anniversary)
+    assert _violations(sqlite_runtime, "HOLIDAY") == [in_the_capital]
+
+
+def test_a_listed_city_holiday_matches_the_city_without_accents_or_case(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        debtor_id = factories.debtor(s, None, state="MG", city="São João del-Rei").id
+        s.add(Holiday(country="BR", state="MG", city=" SAO JOAO DEL-REI", day=date(2026, 11, 24), name="Listed"))
+    called = _call(sqlite_runtime, debtor_id, T0)  # Tuesday 13:00 in São João del-Rei
+    assert _violations(sqlite_runtime, "HOLIDAY") == [called]
+
+
+def test_a_preferred_start_without_an_end_is_checked(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        debtor_id = factories.debtor(s, None, preferred_start=time(18, 0)).id
+    too_early = _call(sqlite_runtime, debtor_id, datetime(2026, 11, 24, 13, 0, tzinfo=UTC))  # 10:00
+    _call(sqlite_runtime, debtor_id, datetime(2026, 11, 25, 22, 0, tzinfo=UTC))  # 19:00
+    assert _violations(sqlite_runtime, "DEBTOR-PREFERENCE") == [too_early]
+
+
+def test_an_overnight_preference_allows_the_evening_and_the_morning(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        debtor_id = factories.debtor(s, None, preferred_start=time(18, 0), preferred_end=time(9, 0)).id
+    _call(sqlite_runtime, debtor_id, datetime(2026, 11, 24, 22, 0, tzinfo=UTC))  # Tue 19:00
+    _call(sqlite_runtime, debtor_id, datetime(2026, 11, 25, 11, 30, tzinfo=UTC))  # Wed 08:30
+    midday = _call(sqlite_runtime, debtor_id, datetime(2026, 11, 26, 15, 0, tzinfo=UTC))  # Thu 12:00
+    assert _violations(sqlite_runtime, "DEBTOR-PREFERENCE") == [midday]
+
+
+def test_the_call_over_a_campaign_weekly_cap_is_reported(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        campaign_id = factories.campaign(s, max_per_week=1).id
+        debtor_id = factories.debtor(s, None).id
+    _call(sqlite_runtime, debtor_id, T0, campaign_id=campaign_id)  # Tuesday
+    next_day = _call(sqlite_runtime, debtor_id, T0 + timedelta(days=1), campaign_id=campaign_id)
+    # A week and an hour after Wednesday's call: it no longer counts.
+    _call(sqlite_runtime, debtor_id, T0 + timedelta(days=8, hours=1), campaign_id=campaign_id)
+    assert _violations(sqlite_runtime, "CAMPAIGN-CAP") == [next_day]
+
+
+def test_the_call_over_a_campaign_daily_cap_is_named(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        campaign_id = factories.campaign(s, max_per_day=2).id
+    debtor_id = _us_debtor(sqlite_runtime)  # no legal daily cap in Texas
+    calls = [_call(sqlite_runtime, debtor_id, T0 + timedelta(hours=h), campaign_id=campaign_id) for h in (0, 1, 2)]
+    assert _violations(sqlite_runtime, "CAMPAIGN-CAP") == [calls[2]]
+
+
+def test_the_calls_over_a_legal_cap_are_named(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        debtor_id = factories.debtor(s, None).id
+    # BR-FREQ: 1 a day, 3 in 7 days. Tuesday twice, then Wednesday, Thursday and Friday.
+    calls = [_call(sqlite_runtime, debtor_id, T0 + offset)
+             for offset in (timedelta(0), timedelta(hours=2), timedelta(days=1), timedelta(days=2), timedelta(days=3))]
+    assert _violations(sqlite_runtime, "BR-FREQ") == [calls[1], calls[3], calls[4]]
+
+
+def test_a_call_after_the_phone_stopped_voice_calls_is_reported(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        debtor = factories.debtor(s, None)
+        debtor.phones[0].voice_opt_out_at = T0
+        debtor_id = debtor.id
+    _call(sqlite_runtime, debtor_id, T0 - timedelta(days=1))
+    after = _call(sqlite_runtime, debtor_id, T0 + timedelta(days=1))
+    assert _violations(sqlite_runtime, "OPT-OUT") == [after]
+
+
+def _message(runtime: Runtime, debtor_id: int, at: datetime, channel: str = "sms") -> int:
+    """An sms.sent event: a message that went to the debtor's first phone."""
+    with runtime.db.session() as s:
+        debtor = s.get_one(Debtor, debtor_id)
+        event = ContactEvent(debtor_id=debtor_id, phone_id=debtor.phones[0].id, debt_id=debtor.debts[0].id,
+                             kind="sms.sent", channel=channel, occurred_at=at, data={"purpose": "second-copy"})
+        s.add(event)
+        s.flush()
+        return event.id
+
+
+def _reported_messages(runtime: Runtime, rule: str) -> list[int]:
+    return sorted(int(v["detail"].split("(event ")[1].split(")")[0]) for v in _reported(runtime, rule)
+                  if "(event " in v["detail"])
+
+
+def test_a_message_on_a_channel_stopped_earlier_is_reported(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        by_reply = factories.debtor(s, None)
+        s.add(ContactEvent(debtor_id=by_reply.id, phone_id=by_reply.phones[0].id, kind="opt_out", channel="sms",
+                           occurred_at=T0, data={"opted_out_channel": "sms", "scope": ["phone"]}))
+        by_agent = factories.debtor(s, None, sms_opt_out_at=T0).id  # a stored fact, no event
+        by_voice = factories.debtor(s, None, voice_opt_out_at=T0).id
+        by_reply_id = by_reply.id
+    before = _message(sqlite_runtime, by_reply_id, T0 - timedelta(hours=1))
+    after_reply = _message(sqlite_runtime, by_reply_id, T0 + timedelta(hours=1))
+    whatsapp = _message(sqlite_runtime, by_reply_id, T0 + timedelta(hours=1), channel="whatsapp")
+    after_agent = _message(sqlite_runtime, by_agent, T0 + timedelta(hours=1))
+    after_voice = _message(sqlite_runtime, by_voice, T0 + timedelta(hours=1))
+    reported = _reported_messages(sqlite_runtime, "OPT-OUT")
+    assert reported == [after_reply, after_agent]
+    assert not {before, whatsapp, after_voice} & set(reported)
+
+
+def test_a_message_to_a_block_listed_or_wrong_number_is_reported(sqlite_runtime: Runtime) -> None:
+    with sqlite_runtime.db.session() as s:
+        by_number = factories.debtor(s, None)
+        by_document = factories.debtor(s, None)
+        wrong = factories.debtor(s, None)
+        # Listed as bare digits: the message rules match it all the same.
+        s.add(BlockListEntry(kind="phone", value=by_number.phones[0].number.lstrip("+"), created_at=T0))
+        s.add(BlockListEntry(kind="document", value=by_document.document, created_at=T0))
+        wrong.phones[0].wrong_number_at = T0
+        ids = by_number.id, by_document.id, wrong.id
+    before = _message(sqlite_runtime, ids[0], T0 - timedelta(hours=1))
+    after_number = _message(sqlite_runtime, ids[0], T0 + timedelta(hours=1))
+    after_document = _message(sqlite_runtime, ids[1], T0 + timedelta(hours=1))
+    _message(sqlite_runtime, ids[2], T0 - timedelta(hours=1))
+    to_wrong_number = _message(sqlite_runtime, ids[2], T0 + timedelta(hours=1))
+    assert _reported_messages(sqlite_runtime, "BLOCK-LIST") == [after_number, after_document]
+    assert before not in _reported_messages(sqlite_runtime, "BLOCK-LIST")
+    assert _reported_messages(sqlite_runtime, "WRONG-NUMBER") == [to_wrong_number]
