@@ -53,7 +53,7 @@ def take_transfer(runtime: Runtime, attempt_id: int, user: User) -> TransferStat
     now = runtime.clock.now()
     with runtime.db.session() as session:
         attempt = session.scalars(
-            select(Attempt).where(Attempt.id == attempt_id).with_for_update()
+            select(Attempt).where(Attempt.id == attempt_id).with_for_update(key_share=True)
         ).one_or_none()
         if attempt is None:
             raise TakeRefused("unknown-call")

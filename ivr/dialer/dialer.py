@@ -210,9 +210,12 @@ class Dialer:
         """
         if not campaign_ids:
             return {}
-        query = select(Campaign).where(Campaign.id.in_(campaign_ids), Campaign.status == "running")
+        query = (select(Campaign).where(Campaign.id.in_(campaign_ids), Campaign.status == "running")
+                 .order_by(Campaign.id))  # workers lock campaigns in one order: no deadlock
         if is_postgres(session.get_bind()):
-            query = query.with_for_update()
+            # NO KEY UPDATE: rows that merely reference the campaign (attempts, callbacks,
+            # debts, events: their foreign-key checks take KEY SHARE) are not held up.
+            query = query.with_for_update(key_share=True)
         campaigns = session.scalars(query).all()
         active = dict(
             session.execute(

@@ -40,7 +40,7 @@ def due_callbacks(session: Session, now: datetime, limit: int, lock: bool = True
         .limit(limit)
     )
     if lock and is_postgres(session.get_bind()):
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, key_share=True)
     return [
         Candidate(debtor_id=row.debtor_id, callback_id=row.id, callback_phone_id=row.phone_id,
                   callback_debt_id=row.debt_id, callback_campaign_id=row.campaign_id, callback_due_at=row.due_at)
@@ -69,7 +69,7 @@ def due_debtors(session: Session, now: datetime, limit: int, exclude: set[int] |
             .limit(room + len(exclude))
         )
         if lock and postgres:
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, key_share=True)
         for debtor_id in session.scalars(query):
             if debtor_id not in exclude and len(found) < limit:
                 found.append(Candidate(debtor_id=debtor_id))

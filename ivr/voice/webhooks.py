@@ -182,9 +182,10 @@ def status() -> Response:
         with runtime.db.session() as session:
             # Locked (PostgreSQL): Twilio sends a call's callbacks concurrently, and one
             # decided on a stale read would move the attempt back ("in-progress" written
-            # after "completed"). SQLite's writes are one at a time already.
+            # after "completed"). SQLite's writes are one at a time already. NO KEY UPDATE:
+            # the other webhooks' contact events for the call (KEY SHARE) are not held up.
             attempt = (
-                session.get(Attempt, attempt_id, with_for_update=True)
+                session.get(Attempt, attempt_id, with_for_update={"key_share": True})
                 if attempt_id is not None
                 else None
             )

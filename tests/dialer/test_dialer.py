@@ -431,6 +431,41 @@ def test_a_callback_about_a_paid_debt_does_not_take_the_debtor_out_of_the_queue(
     assert attempt.debtor_id == asked.id and attempt.callback_id is None
 
 
+@pytest.mark.postgres
+def test_a_claim_in_progress_does_not_hold_up_writes_that_only_reference_its_rows(
+    pg_url, tmp_path, clock
+) -> None:
+    """While a worker claims (its debtor and campaign rows locked), a webhook records the
+    debtor's contact events and books a callback on the campaign: their foreign-key checks
+    must not wait for the claim. With FOR UPDATE they did, and two workers (one taking a
+    callback, one the queue) deadlocked on them."""
+    from sqlalchemy import text
+
+    from ivr.dialer.queue import due_debtors
+    from tests.conftest import make_runtime
+
+    runtime = make_runtime(pg_url, tmp_path / "instance", clock)
+    try:
+        with runtime.db.session() as s:
+            camp = factories.campaign(s)
+            debtor = factories.debtor(s, camp, next_call_at=NOW)
+            ids = (debtor.id, camp.id, s.scalar(select(Phone.id).where(Phone.debtor_id == debtor.id)))
+        dialer, _ = make_dialer(runtime)
+        with runtime.db.session() as claiming:
+            assert [c.debtor_id for c in due_debtors(claiming, NOW, 10)] == [ids[0]]
+            assert ids[1] in dialer._budgets(claiming, {ids[1]})  # the campaign row locked
+            with runtime.db.engine.connect() as webhook:
+                webhook.execute(text("SET lock_timeout = '2s'"))
+                webhook.execute(ContactEvent.__table__.insert().values(
+                    debtor_id=ids[0], phone_id=ids[2], kind="note", actor="test", occurred_at=NOW, data={}))
+                webhook.execute(Callback.__table__.insert().values(
+                    debtor_id=ids[0], phone_id=ids[2], campaign_id=ids[1], due_at=NOW, created_at=NOW,
+                    status="scheduled"))
+                webhook.commit()
+    finally:
+        runtime.close()
+
+
 def test_candidate_selection_ignores_debtors_not_yet_due(runtime) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)
