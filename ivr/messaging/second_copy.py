@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_currency
@@ -146,7 +147,7 @@ def send_second_copy(
         raise refuse("no-carrier", kind="sms.failed")
 
     book = message_book(debtor.language)
-    body = second_copy_body(book, runtime, debt, today=now.date())
+    body = second_copy_body(book, runtime, debt, today=_local_date(session, debtor, now))
     message = SmsMessage(
         debtor_id=debtor.id,
         phone_id=phone.id,
@@ -212,7 +213,8 @@ def send_second_copy(
 
 
 def second_copy_body(book: MessageBook, runtime: Runtime, debt: Debt, *, today: date) -> str:
-    """The message text: creditor and its legal id, amount, due date, how to pay, opt-out."""
+    """The message text: creditor and its legal id, amount, due date, how to pay, opt-out.
+    `today` is the debtor's local date: instruments that expired before it are left out."""
     locale = _BABEL_LOCALE.get(book.language, "pt_BR")
     config = runtime.config
     common = {
@@ -259,6 +261,16 @@ def _payment_text(book: MessageBook, debt: Debt, today: date, common: dict[str, 
         if instrument is not None:
             return book.render(f"payment_{kind}", {**common, "value": instrument.value.strip()})
     return book.render("payment_missing", common)
+
+
+def _local_date(session: Session, debtor: Debtor, now: datetime) -> date:
+    """The debtor's date at `now`: an instrument valid "until 24 Nov" still is at 18:00 on
+    24 Nov in Los Angeles, when it is already 25 Nov in UTC."""
+    # The rules' side (zones from address, area code, override), loaded when first needed,
+    # as the voice flow does.
+    from ivr.dialer.facts import local_zone_for
+
+    return now.astimezone(ZoneInfo(local_zone_for(session, debtor.id))).date()
 
 
 def _opted_out(holder: Debtor | Phone, channel: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -89,9 +89,45 @@ def test_an_american_copy_is_in_english_with_a_link_and_stop(seed, carrier, sqli
     message = _send(sqlite_runtime, seed("us"))
     assert "Example Bank (EIN " in message.body and "Amount: $114.50" in message.body
     assert (
-        "Due: 10/10/2026" in message.body and "Pay at: https://pay.example.com/c/" in message.body
+        "Due: October 10, 2026" in message.body
+        and "Pay at: https://pay.example.com/c/" in message.body
     )
     assert message.body.endswith("Reply STOP to opt out.")
+
+
+@pytest.mark.parametrize(
+    ("profile", "written"), [("us", "Due: March 4, 2026"), ("sp", "Vencimento: 04/03/2026")]
+)
+def test_the_due_date_cannot_be_read_with_day_and_month_swapped(
+    seed, carrier, sqlite_runtime, profile, written
+):
+    """03/04/2026 is 4 March to an American and 3 April to most others: US copies name the month."""
+    seeded = seed(profile)
+    with sqlite_runtime.db.session() as session:
+        session.get(Debt, seeded.debt_id).due_date = date(2026, 3, 4)
+    assert written in _send(sqlite_runtime, seeded).body
+
+
+def test_an_instrument_expires_at_the_end_of_the_debtors_day_not_of_the_utc_day(
+    seed, carrier, sqlite_runtime, clock
+):
+    """21:00 on 24 Nov in New York is 02:00 on 25 Nov in UTC: a link valid until 24 Nov
+    still goes, one that expired on 23 Nov does not."""
+    clock.set(datetime(2026, 11, 25, 2, 0, tzinfo=UTC))
+    seeded = seed("us", instruments={"link": "https://pay.example.com/c/today", "pix": "PIXCODE"})
+    with sqlite_runtime.db.session() as session:
+        link = session.scalars(
+            select(PaymentInstrument)
+            .where(PaymentInstrument.debt_id == seeded.debt_id)
+            .where(PaymentInstrument.kind == "link")
+        ).one()
+        link.expires_on = date(2026, 11, 24)
+        link_id = link.id
+    assert "Pay at: https://pay.example.com/c/today" in _send(sqlite_runtime, seeded).body
+    with sqlite_runtime.db.session() as session:
+        session.get(PaymentInstrument, link_id).expires_on = date(2026, 11, 23)
+    body = _send(sqlite_runtime, seeded).body
+    assert "pay.example.com" not in body and "PIX code: PIXCODE" in body
 
 
 def test_whatsapp_is_used_when_preferred_and_its_own_opt_out_is_honoured(

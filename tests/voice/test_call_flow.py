@@ -246,7 +246,7 @@ def test_menu_1_sends_the_second_copy_by_sms_through_the_carrier(
     body = message.body
     assert seeded.creditor_name in body
     if profile == "us":
-        assert "$114.50" in body and "10/10/2026" in body and "https://pay.example.com/" in body
+        assert "$114.50" in body and "October 10, 2026" in body and "https://pay.example.com/" in body
         assert "Reply STOP" in body and "EIN" in body
     else:
         assert "R$ 114,50" in body and "10/10/2026" in body and "BR.GOV.BCB.PIX" in body
