@@ -1,12 +1,14 @@
-"""What every `cordial` command shares: the lazily built runtime and JSON output.
-Kept apart from ivr.cli so feature modules can import it without a cycle."""
+"""What every `cordial` command shares: the lazily built runtime, JSON output and the
+option types. Kept apart from ivr.cli so feature modules can import it without a cycle."""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import click
+from sqlalchemy.exc import ArgumentError
 
 from ivr.config import ConfigError
 from ivr.runtime import Runtime, build_runtime
@@ -25,7 +27,28 @@ class CliContext:
                 self._runtime = build_runtime()
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
+            except ArgumentError as exc:
+                # SQLAlchemy's message does not repeat the URL, which may hold a password.
+                raise click.ClickException(
+                    f"DATABASE_URL is not a database URL Cordial can use ({exc}); expected "
+                    "sqlite:///path/to/cordial.db or postgresql+psycopg://user:password@host/dbname"
+                ) from None
         return self._runtime
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses nan and infinities: click's lets nan through (it
+    compares false with every bound), and no count of hours or calls is infinite."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(
+                f"{value!r} is not a finite number; expected a number x with {self._describe_range()}.",
+                param,
+                ctx,
+            )
+        return number
 
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)

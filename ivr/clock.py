@@ -44,8 +44,15 @@ class VirtualClock:
             self._now = instant.astimezone(UTC)
 
 
+# Instants the command line takes. Wider ones are typos, and near year 1 or 9999 the
+# conversion to UTC, or a simulation's hours added to it, overflow datetime.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2100
+
+
 def parse_instant(text: str) -> datetime:
-    """Parse an ISO 8601 instant given on the command line; a naive value is UTC."""
+    """Parse an ISO 8601 instant given on the command line; a naive value is UTC.
+    Raises ValueError naming the input when it is not one, or not within the years
+    EARLIEST_YEAR to LATEST_YEAR."""
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -54,7 +61,25 @@ def parse_instant(text: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    out_of_range = ValueError(
+        f"instant {text!r} is out of range; expected one in the years {EARLIEST_YEAR} to "
+        f"{LATEST_YEAR} (UTC), e.g. 2026-11-24T14:30:00-03:00"
+    )
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError:
+        raise out_of_range from None
+    if not EARLIEST_YEAR <= instant.year <= LATEST_YEAR:
+        raise out_of_range
+    return instant
 
 
-__all__ = ["Clock", "SystemClock", "VirtualClock", "parse_instant", "timedelta"]
+__all__ = [
+    "EARLIEST_YEAR",
+    "LATEST_YEAR",
+    "Clock",
+    "SystemClock",
+    "VirtualClock",
+    "parse_instant",
+    "timedelta",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,12 +18,13 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import func, select
 
-from ivr.cli_context import emit_json
+from ivr.cli_context import FiniteFloatRange, emit_json
 from ivr.clock import VirtualClock, parse_instant
 from ivr.models import Campaign, Debt, Debtor, Phone
 from ivr.runtime import Runtime, build_runtime
 
 DEMO_ZONE = ZoneInfo("America/Sao_Paulo")
+DEMO_COUNTRY = "BR"  # whose national holidays the demo's campaign day avoids
 
 
 def register(main: click.Group) -> None:
@@ -99,24 +100,31 @@ def _print_result(result) -> None:
 
 
 def latest_window_start(now: datetime, hours: float) -> datetime:
-    """The latest weekday 09:00 in São Paulo such that `hours` from it end before now."""
+    """The latest working day's 09:00 in São Paulo such that `hours` from it end before now:
+    not a weekend nor a national holiday, when the rules would let almost no call through."""
     local = now.astimezone(DEMO_ZONE)
     day = local.date()
     while True:
         start = datetime.combine(day, time(9, 0), DEMO_ZONE)
-        if day.weekday() < 5 and start + timedelta(hours=hours) <= now:
+        if _working_day(day) and start + timedelta(hours=hours) <= now:
             return start.astimezone(UTC)
         day -= timedelta(days=1)
 
 
+def _working_day(day: date) -> bool:
+    from ivr.compliance.holiday_calendar import package_holidays  # only the demo needs it
+
+    return day.weekday() < 5 and day not in package_holidays(DEMO_COUNTRY, None, day.year)
+
+
 @click.command("simulate")
 @click.option("--start", "start_text", required=True, help="Virtual start instant (ISO 8601) with its UTC offset, e.g. 2026-11-24T09:00-03:00 (without an offset: UTC).")
-@click.option("--hours", type=click.FloatRange(min=0.1, max=24 * 14), required=True, help="Virtual hours to dial.")
+@click.option("--hours", type=FiniteFloatRange(min=0.1, max=24 * 14), required=True, help="Virtual hours to dial.")
 @click.option("--debtors", type=click.IntRange(min=1), default=1000, show_default=True, help="Debtors in the generated portfolio.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the portfolio and the personas.")
-@click.option("--cps", type=click.FloatRange(min=0.01), default=20.0, show_default=True, help="Campaign calls per second.")
+@click.option("--cps", type=FiniteFloatRange(min=0.01), default=20.0, show_default=True, help="Campaign calls per second.")
 @click.option("--max-concurrent", type=click.IntRange(min=1), default=200, show_default=True, help="Campaign calls in progress at most.")
-@click.option("--tick", type=click.FloatRange(min=0.5), default=10.0, show_default=True, help="Virtual seconds per dialer tick.")
+@click.option("--tick", type=FiniteFloatRange(min=0.5), default=10.0, show_default=True, help="Virtual seconds per dialer tick.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and the audit as JSON.")
 def simulate_cmd(start_text: str, hours: float, debtors: int, seed: int, cps: float, max_concurrent: int,
                  tick: float, as_json: bool) -> None:
@@ -148,7 +156,7 @@ def simulate_cmd(start_text: str, hours: float, debtors: int, seed: int, cps: fl
 
 @click.command("demo")
 @click.option("--debtors", type=click.IntRange(min=1), default=300, show_default=True)
-@click.option("--hours", type=click.FloatRange(min=0.5, max=11), default=8.0, show_default=True,
+@click.option("--hours", type=FiniteFloatRange(min=0.5, max=11), default=8.0, show_default=True,
               help="Length of the demo campaign day (virtual).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ivr.cli_context import CliContext, emit_json, pass_cli
+from ivr.cli_context import CliContext, FiniteFloatRange, emit_json, pass_cli
 from ivr.clock import parse_instant
 
 
@@ -81,7 +81,7 @@ def campaign_list(cli: CliContext, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--caller-id", required=True, help="Registered caller ID in E.164, e.g. +551140000000.")
 @click.option("--window", "windows", multiple=True, help="A weekly range such as 'mon 08:00-12:00'; repeatable.")
-@click.option("--cps", type=click.FloatRange(min=0.01, max=100), default=1.0, show_default=True)
+@click.option("--cps", type=FiniteFloatRange(min=0.01, max=100), default=1.0, show_default=True)
 @click.option("--max-concurrent", type=click.IntRange(min=1), default=10, show_default=True)
 @pass_cli
 def campaign_create(cli: CliContext, name: str, caller_id: str, windows: tuple[str, ...], cps: float,
@@ -94,9 +94,12 @@ def campaign_create(cli: CliContext, name: str, caller_id: str, windows: tuple[s
 
     try:
         caller = parse_phone(caller_id, cli.runtime.config.get("CORDIAL_DEFAULT_REGION"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--caller-id") from None
+    try:
         parsed = [parse_window(w) for w in windows]
     except (ValueError, CampaignError) as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--window") from None
     with cli.runtime.db.session() as session:
         if session.scalars(select(Campaign).where(Campaign.name == name)).first():
             raise click.ClickException(f"a campaign named {name!r} exists already")

@@ -72,3 +72,10 @@ def test_campaign_commands_validate_their_input(cli) -> None:
     assert cli("campaign", "pause", "X").exit_code == 0
     unknown = cli("campaign", "start", "Nope")
     assert unknown.exit_code == 1 and "no campaign named 'Nope'" in unknown.output
+
+
+def test_campaign_create_names_the_option_that_is_wrong(cli) -> None:
+    caller = cli("campaign", "create", "X", "--caller-id", "not-a-number", "--window", "mon 08:00-12:00")
+    assert caller.exit_code == 2 and "Invalid value for --caller-id: not a phone number" in caller.output
+    window = cli("campaign", "create", "X", "--caller-id", "+551140000000", "--window", "monday")
+    assert window.exit_code == 2 and "Invalid value for --window: calling window 'monday'" in window.output

@@ -9,9 +9,13 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+
+from ivr.demo import latest_window_start
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +66,13 @@ def test_demo_json_summary_without_serving(tmp_path: Path) -> None:
     assert payload["portfolio"]["debtors"] == 25
     assert payload["campaign"]["violations"] == [] and payload["campaign"]["calls_placed"] > 0
     assert {u["role"] for u in payload["console"]["users"]} == {"agent", "supervisor"}
+
+
+def test_the_demo_day_is_not_a_national_holiday() -> None:
+    """Monday 2 Nov 2026 is Finados: the rules would let almost no call through. The demo
+    runs the Friday before; on an ordinary Monday evening it runs that Monday."""
+    sao_paulo = ZoneInfo("America/Sao_Paulo")
+    finados = latest_window_start(datetime(2026, 11, 2, 21, 0, tzinfo=sao_paulo), 8)
+    assert finados.astimezone(sao_paulo) == datetime(2026, 10, 30, 9, 0, tzinfo=sao_paulo)
+    monday = latest_window_start(datetime(2026, 11, 9, 21, 0, tzinfo=sao_paulo), 8)
+    assert monday.astimezone(sao_paulo) == datetime(2026, 11, 9, 9, 0, tzinfo=sao_paulo)
