@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -130,11 +131,17 @@ def is_transient(exc: BaseException) -> bool:
     return status is not None and (status == 429 or status >= 500)
 
 
+# A phone number inside a carrier's message ("Invalid 'To' Phone Number: +5511987654321"),
+# with or without its plus sign or a whatsapp: prefix.
+_NUMBER_IN_TEXT = re.compile(r"(?:whatsapp:)?\+?\d{8,15}")
+
+
 def _describe(exc: BaseException) -> str:
+    """The error's message, fit for logs and contact events: phone numbers masked (BR-LGPD)."""
     message = (
         getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", None)
     )
-    return str(message or exc)
+    return _NUMBER_IN_TEXT.sub(lambda m: mask_number(m.group()), str(message or exc))
 
 
 class TwilioCarrier:

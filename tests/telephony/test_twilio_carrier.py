@@ -242,6 +242,16 @@ def test_a_refused_call_is_not_retried_and_says_why(world: VirtualWorld) -> None
     assert world.sleeps.calls == []
 
 
+def test_a_refusal_does_not_put_the_whole_number_in_the_logs(world: VirtualWorld) -> None:
+    """Twilio's message repeats the number it refused: masked before it reaches a log line
+    or a contact event (BR-LGPD)."""
+    number = "5511987654321"  # without its plus sign: not E.164, refused
+    with pytest.raises(TwilioCarrierError) as raised:
+        world.carrier.place_call(replace(world.call_request(DEBTOR), to=number))
+    assert raised.value.code == 21211
+    assert number not in str(raised.value) and "551********21" in str(raised.value)
+
+
 def test_wrong_credentials_are_refused(world: VirtualWorld) -> None:
     from ivr.telephony.emulator import WsgiHttpClient
 
