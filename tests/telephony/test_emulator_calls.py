@@ -435,6 +435,18 @@ def test_audit_log_exports_every_call(world: VirtualWorld, tmp_path) -> None:
     assert any(item["type"] == "message" and item["body"] == "Olá" for item in lines)
 
 
+def test_the_audit_over_http_needs_the_accounts_credentials(world: VirtualWorld) -> None:
+    """Every call's numbers and TwiML: not for a page a browser on this machine opens."""
+    from werkzeug.test import Client
+
+    world.place(DEBTOR, "asks_sms")
+    client = Client(world.emulator.rest_app)
+    assert client.get("/_emulator/audit.json").status_code == 401
+    auth = (world.emulator.account_sid, world.emulator.auth_token)
+    answer = client.get("/_emulator/audit.json", auth=auth)
+    assert answer.status_code == 200 and DEBTOR in answer.get_data(as_text=True)
+
+
 def test_media_stream_frames_arrive_over_a_websocket() -> None:
     from ivr.telephony.dev_credentials import EMULATOR_AUTH_TOKEN
 

@@ -283,10 +283,10 @@ def create_rest_app(emulator: CarrierEmulator) -> Flask:
 
     @app.before_request
     def authenticate() -> Response | None:
-        if (
-            not request.path.startswith(f"/{API_VERSION}/Accounts/")
-            or request.endpoint == "recording_media"
-        ):
+        # The API and the emulator's own audit (every call's numbers, parameters and TwiML:
+        # not for any page a browser on this machine happens to open).
+        protected = request.path.startswith((f"/{API_VERSION}/Accounts/", "/_emulator/"))
+        if not protected or request.endpoint == "recording_media":
             return None  # recording media is public by default, as on Twilio
         auth = request.authorization
         if (
