@@ -134,6 +134,13 @@ class Claim:
     language: str
 
 
+
+def _locked(session: Session, attempt_id: int) -> Attempt | None:
+    """The attempt, its row locked until the session ends (PostgreSQL; SQLite's writes are
+    one at a time already), as the status webhook locks it: what is decided from it is not
+    undone by a callback or another worker's reconciliation deciding at the same time."""
+    return session.get(Attempt, attempt_id, with_for_update={"key_share": True}, populate_existing=True)
+
 class Dialer:
     def __init__(
         self,
@@ -344,7 +351,8 @@ class Dialer:
         with self.runtime.db.session() as session:
             if not self._take_lease(session, claim.attempt_id, now - self.place_horizon):
                 self._finish(session, claim.attempt_id, AttemptState.CANCELED, now, outcome="not-placed",
-                             kind="attempt.not_placed", data={"why": "blocked-before-placing"})
+                             kind="attempt.not_placed", data={"why": "blocked-before-placing"},
+                             only_from=AttemptState.CLAIMED.value)
                 return False
             known = self._calls_of_other_attempts(session, claim.to, claim.attempt_id, claim.created_at)
         config = self.runtime.config
@@ -373,7 +381,8 @@ class Dialer:
             log.warning("attempt %s: carrier refused the call: %s", claim.attempt_id, exc)
             with self.runtime.db.session() as session:
                 self._finish(session, claim.attempt_id, AttemptState.FAILED, self.runtime.clock.now(),
-                             outcome="carrier-error", kind="attempt.failed", data={"error": str(exc)[:300]})
+                             outcome="carrier-error", kind="attempt.failed", data={"error": str(exc)[:300]},
+                             only_from=AttemptState.DIALING.value)
             return False
         with self.runtime.db.session() as session:
             self._adopt(session, claim.attempt_id, info, self.runtime.clock.now())
@@ -418,7 +427,7 @@ class Dialer:
 
     def _adopt(self, session: Session, attempt_id: int, info: CallInfo, now: datetime) -> None:
         """Record the carrier's call on the attempt (placed, or found by reconciliation)."""
-        attempt = session.get(Attempt, attempt_id)
+        attempt = _locked(session, attempt_id)
         if attempt is None:
             return
         attempt.carrier_call_sid = info.sid
@@ -432,9 +441,12 @@ class Dialer:
             self._apply_terminal(session, attempt, info, now)
 
     def _finish(self, session: Session, attempt_id: int, state: AttemptState, now: datetime, *, outcome: str,
-                kind: str, data: dict[str, Any]) -> None:
-        attempt = session.get(Attempt, attempt_id)
-        if attempt is None or not attempt.active:
+                kind: str, data: dict[str, Any], only_from: str) -> None:
+        """End the attempt as `state`, if it is still in the state `only_from` this worker
+        saw: a status callback, or another worker's reconciliation, may have moved it on
+        meanwhile (the phone ringing), and then it is theirs."""
+        attempt = _locked(session, attempt_id)
+        if attempt is None or not attempt.active or attempt.state != only_from:
             return
         attempt.state = state.value
         attempt.active = False
@@ -492,7 +504,8 @@ class Dialer:
                     lost = state in (AttemptState.CLAIMED.value, AttemptState.DIALING.value)
                     self._finish(session, attempt_id, AttemptState.FAILED, now, outcome="not-placed",
                                  kind="attempt.not_placed",
-                                 data={"why": "worker-lost-before-placing" if lost else "call-not-found"})
+                                 data={"why": "worker-lost-before-placing" if lost else "call-not-found"},
+                                 only_from=state)
             done += 1
         for attempt_id, sid in stale_sids:
             try:
@@ -502,7 +515,7 @@ class Dialer:
                 continue
             if info.status in CARRIER_TERMINAL:
                 with self.runtime.db.session() as session:
-                    attempt = session.get(Attempt, attempt_id)
+                    attempt = _locked(session, attempt_id)
                     if attempt is not None:
                         self._apply_terminal(session, attempt, info, now)
                 done += 1

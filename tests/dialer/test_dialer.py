@@ -298,6 +298,35 @@ def test_reconcile_settles_a_call_whose_worker_died_after_its_first_callback(run
     assert attempt.placed_at is not None
 
 
+def test_reconcile_leaves_an_attempt_a_status_callback_moved_on_meanwhile(runtime, clock) -> None:
+    """The carrier's call list lags: reconciliation's look-up misses the call while its
+    "ringing" callback arrives. The attempt is the callback's now: failing it would free
+    the debtor for a second call while the phone rings."""
+    from ivr.voice.call_status import apply_call_status
+
+    with runtime.db.session() as s:
+        factories.debtor(s, factories.campaign(s), next_call_at=NOW)
+    dialer, network = make_dialer(runtime)
+    (claim,) = dialer.claim()
+    with runtime.db.session() as s:
+        assert dialer._take_lease(s, claim.attempt_id, clock.now() - dialer.place_horizon)
+    clock.advance(dialer.place_lease + timedelta(seconds=1))
+
+    def lagging_lookup(request):
+        with runtime.db.session() as s:  # the status webhook, meanwhile
+            apply_call_status(s, s.get_one(Attempt, claim.attempt_id), "ringing", now=clock.now(),
+                              call_sid="CA" + "7" * 32)
+        return None
+
+    network.carrier.find_call = lagging_lookup
+    dialer.reconcile()
+    (attempt,) = attempts(runtime)
+    assert (attempt.state, attempt.active, attempt.outcome) == ("ringing", True, None)
+    with runtime.db.session() as s:
+        kinds = s.scalars(select(ContactEvent.kind).where(ContactEvent.attempt_id == attempt.id)).all()
+    assert "attempt.not_placed" not in kinds
+
+
 def _recalled_a_second_after_a_busy_call(runtime, clock) -> tuple[Dialer, Network, str, Claim]:
     """A debtor whose first call got a busy signal at once, claimed again one second
     later (the campaign re-calls busy numbers at once): the first call is younger than
