@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 
 # A placed call with no terminal status after this long is asked about.
 STALE_CALL = timedelta(minutes=20)
+# PostgreSQL: how long a claim waits for another worker's locks, and how long a claim's
+# transaction may sit idle (its worker stalled) before the server ends it.
+CLAIM_LOCK_TIMEOUT_MS = 5_000
+CLAIM_IDLE_TIMEOUT_MS = 30_000
 # How far before a claim the calls recorded on other attempts to the same number are
 # gathered for the carrier lookup to pass over (it reaches back only by its clock skew).
 KNOWN_CALLS_REACH = timedelta(hours=1)
@@ -185,6 +189,13 @@ class Dialer:
         report = report or TickReport()
         now = self.runtime.clock.now()
         with self.runtime.db.session() as session:
+            if is_postgres(session.get_bind()):
+                # A worker stalled mid-claim (stopped, cut off) must not hold the campaign
+                # rows for good: the server ends its transaction, and a claim that waits on
+                # such a lock gives up and is retried at the next tick.
+                session.execute(text(f"SET LOCAL lock_timeout = '{CLAIM_LOCK_TIMEOUT_MS}ms'"))
+                session.execute(text(
+                    f"SET LOCAL idle_in_transaction_session_timeout = '{CLAIM_IDLE_TIMEOUT_MS}ms'"))
             candidates = due_callbacks(session, now, self.batch)
             taken = {c.debtor_id for c in candidates}
             candidates += due_debtors(session, now, self.batch - len(candidates), exclude=taken)

@@ -13,7 +13,16 @@ from ivr.dialer.campaigns import pause_campaign, start_campaign
 from ivr.dialer.dialer import Claim, Dialer
 from ivr.dialer.facts import evaluate_candidates
 from ivr.dialer.queue import Candidate
-from ivr.models import Attempt, BlockListEntry, Callback, ContactEvent, Debt, Debtor, Phone
+from ivr.models import (
+    Attempt,
+    BlockListEntry,
+    Callback,
+    Campaign,
+    ContactEvent,
+    Debt,
+    Debtor,
+    Phone,
+)
 from ivr.telephony.emulator import CarrierEmulator, WsgiTransport
 from ivr.telephony.emulator.personas import Persona
 from tests import factories
@@ -491,6 +500,47 @@ def test_a_claim_in_progress_does_not_hold_up_writes_that_only_reference_its_row
                     debtor_id=ids[0], phone_id=ids[2], campaign_id=ids[1], due_at=NOW, created_at=NOW,
                     status="scheduled"))
                 webhook.commit()
+    finally:
+        runtime.close()
+
+
+@pytest.mark.postgres
+def test_a_claim_gives_up_on_a_campaign_a_stalled_worker_holds(pg_url, tmp_path, clock, monkeypatch) -> None:
+    """Another worker stopped mid-claim with the campaign row locked: this one's claim gives
+    up after CLAIM_LOCK_TIMEOUT_MS (the next tick retries) instead of waiting for good."""
+    import time as wall
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from ivr.dialer import dialer as dialer_module
+    from tests.conftest import make_runtime
+
+    monkeypatch.setattr(dialer_module, "CLAIM_LOCK_TIMEOUT_MS", 300)
+    monkeypatch.setattr(dialer_module, "CLAIM_IDLE_TIMEOUT_MS", 300)
+    runtime = make_runtime(pg_url, tmp_path / "instance", clock)
+    try:
+        with runtime.db.session() as s:
+            camp_id = factories.campaign(s).id
+            factories.debtor(s, s.get_one(Campaign, camp_id), next_call_at=NOW)
+        dialer, _ = make_dialer(runtime)
+        with runtime.db.engine.connect() as stalled:
+            stalled.execute(text("SELECT id FROM campaign WHERE id = :id FOR UPDATE"), {"id": camp_id})
+            with pytest.raises(OperationalError, match="lock timeout"):
+                dialer.claim()
+        # A claim whose own worker stalls in the middle (here in the rules' evaluation) is
+        # ended by the server, its locks released for the others.
+        evaluate = dialer.evaluate
+
+        def stalled_evaluation(*args, **kwargs):
+            wall.sleep(1.0)  # three times the idle limit set above
+            return evaluate(*args, **kwargs)
+
+        dialer.evaluate = stalled_evaluation
+        with pytest.raises(DBAPIError, match="idle-in-transaction timeout"):
+            dialer.claim()
+        dialer.evaluate = evaluate
+        assert len(dialer.claim()) == 1
     finally:
         runtime.close()
 
