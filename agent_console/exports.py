@@ -1,22 +1,31 @@
-"""CSV exports of the contact log and of promises to pay, streamed row by row so a
-year of events never sits in memory. Cells that a spreadsheet would run as a
-formula (starting with = + - @) are prefixed with a quote."""
+"""CSV exports of the contact log and of promises to pay, streamed as they are read so
+a year of events never sits in memory. Cells that a spreadsheet would run as a formula
+(starting with = + - @) are prefixed with a quote.
+
+A download lasts as long as the client takes to receive it, so nothing is held open
+across it: the rows are read FETCH_SIZE at a time, in order of id after the last one
+sent, each chunk one statement outside any transaction (`Database.read`), on a
+connection given back before the chunk is sent. No writer waits for an export (SQLite's
+writer lock, PostgreSQL's long transactions). An export ends with the newest row there
+was when it began; each row is as it was when its chunk was read."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Row, Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from ivr.db import Database
 from ivr.models import ContactEvent, Debt, Debtor, PromiseToPay, User
 
 FETCH_SIZE = 1000
+FLUSH_BYTES = 64 * 1024  # CSV text gathered before it is handed to the client
 EVENT_COLUMNS = (
     "id",
     "occurred_at",
@@ -58,43 +67,64 @@ def _csv_lines(header: tuple[str, ...], rows: Iterator[tuple[object, ...]]) -> I
     writer.writerow(header)
     for row in rows:
         writer.writerow([_safe(v) for v in row])
-        if buffer.tell() > 64 * 1024:
+        if buffer.tell() > FLUSH_BYTES:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
 
 
+def _read_all(db: Database, statement: Select[Any]) -> Sequence[Row[Any]]:
+    return db.read(lambda conn: conn.execute(statement).all())
+
+
+def _in_chunks(
+    db: Database, query: Select[Any], key: InstrumentedAttribute[int]
+) -> Iterator[Row[Any]]:
+    """The rows of `query` (whose first column is `key`, the table's id) in order of
+    `key`, read FETCH_SIZE at a time (see the module's docstring)."""
+    last = db.read(lambda conn: conn.execute(select(func.max(key))).scalar())
+    if last is None:
+        return
+    query = query.where(key <= last).order_by(key).limit(FETCH_SIZE)
+    chunk = _read_all(db, query)
+    while chunk:
+        yield from chunk
+        if len(chunk) < FETCH_SIZE:
+            return
+        chunk = _read_all(db, query.where(key > chunk[-1][0]))
+
+
 def contact_events_csv(
     db: Database, since: datetime | None, until: datetime | None
 ) -> Iterator[str]:
     def rows() -> Iterator[tuple[object, ...]]:
-        with db.session() as session:
-            query = (
-                select(ContactEvent, Debtor.external_id, Debt.external_id)
-                .join(Debtor, Debtor.id == ContactEvent.debtor_id)
-                .outerjoin(Debt, Debt.id == ContactEvent.debt_id)
-                .order_by(ContactEvent.id)
+        query = (
+            select(
+                ContactEvent.id,
+                ContactEvent.occurred_at,
+                Debtor.external_id,
+                ContactEvent.kind,
+                ContactEvent.channel,
+                ContactEvent.actor,
+                ContactEvent.attempt_id,
+                ContactEvent.phone_id,
+                Debt.external_id,
+                ContactEvent.data,
             )
-            if since:
-                query = query.where(ContactEvent.occurred_at >= since)
-            if until:
-                query = query.where(ContactEvent.occurred_at < until)
-            for event, debtor_ext, debt_ext in session.execute(
-                query.execution_options(yield_per=FETCH_SIZE)
-            ):
-                yield (
-                    event.id,
-                    event.occurred_at,
-                    debtor_ext,
-                    event.kind,
-                    event.channel,
-                    event.actor,
-                    event.attempt_id,
-                    event.phone_id,
-                    debt_ext,
-                    json.dumps(event.data or {}, ensure_ascii=False, sort_keys=True, default=str),
-                )
+            .join(Debtor, Debtor.id == ContactEvent.debtor_id)
+            .outerjoin(Debt, Debt.id == ContactEvent.debt_id)
+        )
+        if since:
+            query = query.where(ContactEvent.occurred_at >= since)
+        if until:
+            query = query.where(ContactEvent.occurred_at < until)
+        for row in _in_chunks(db, query, ContactEvent.id):
+            *columns, data = row
+            yield (
+                *columns,
+                json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str),
+            )
 
     return _csv_lines(EVENT_COLUMNS, rows())
 
@@ -103,38 +133,41 @@ def promises_csv(db: Database, since: datetime | None, until: datetime | None) -
     agent = aliased(User)
 
     def rows() -> Iterator[tuple[object, ...]]:
-        with db.session() as session:
-            query = (
-                select(PromiseToPay, Debtor.external_id, Debt.external_id, agent.username)
-                .join(Debtor, Debtor.id == PromiseToPay.debtor_id)
-                .join(Debt, Debt.id == PromiseToPay.debt_id)
-                .outerjoin(agent, agent.id == PromiseToPay.user_id)
-                .order_by(PromiseToPay.id)
+        query = (
+            select(
+                PromiseToPay.id,
+                PromiseToPay.created_at,
+                Debtor.external_id,
+                Debt.external_id,
+                agent.username,
+                PromiseToPay.status,
+                PromiseToPay.down_payment,
+                PromiseToPay.installments,
+                PromiseToPay.installment_amount,
+                PromiseToPay.first_due_date,
+                PromiseToPay.monthly_interest_rate,
+                PromiseToPay.late_fee_rate,
+                PromiseToPay.total,
+                PromiseToPay.plan,
             )
-            if since:
-                query = query.where(PromiseToPay.created_at >= since)
-            if until:
-                query = query.where(PromiseToPay.created_at < until)
-            for promise, debtor_ext, debt_ext, username in session.execute(
-                query.execution_options(yield_per=FETCH_SIZE)
-            ):
-                plan = promise.plan or {}
-                yield (
-                    promise.id,
-                    promise.created_at,
-                    debtor_ext,
-                    debt_ext,
-                    username,
-                    promise.status,
-                    promise.down_payment,
-                    promise.installments,
-                    promise.installment_amount,
-                    promise.first_due_date.isoformat(),
-                    plan.get("monthly_interest_rate", promise.monthly_interest_rate),
-                    plan.get("late_fee_rate", promise.late_fee_rate),
-                    promise.total,
-                    json.dumps(plan.get("installments", []), sort_keys=True),
-                )
+            .join(Debtor, Debtor.id == PromiseToPay.debtor_id)
+            .join(Debt, Debt.id == PromiseToPay.debt_id)
+            .outerjoin(agent, agent.id == PromiseToPay.user_id)
+        )
+        if since:
+            query = query.where(PromiseToPay.created_at >= since)
+        if until:
+            query = query.where(PromiseToPay.created_at < until)
+        for promise in _in_chunks(db, query, PromiseToPay.id):
+            plan = promise.plan or {}
+            yield (
+                *promise[:9],
+                promise.first_due_date.isoformat(),
+                plan.get("monthly_interest_rate", promise.monthly_interest_rate),
+                plan.get("late_fee_rate", promise.late_fee_rate),
+                promise.total,
+                json.dumps(plan.get("installments", []), sort_keys=True),
+            )
 
     return _csv_lines(PROMISE_COLUMNS, rows())
 

@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
+from ivr.config import ConfigError
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -49,16 +52,29 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+# How long a SQLite writer waits for the database (the writer lock, then SQLite's own
+# busy handler) before it gives up with "database is locked".
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def make_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS, **kwargs) -> Engine:
+    """An engine for DATABASE_URL. `busy_timeout` (seconds, SQLite only): how long a write
+    transaction waits for another to end before it fails."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"timeout": 30, "check_same_thread": False, "factory": _SqliteConnection}
+        connect_args = {
+            "timeout": busy_timeout,
+            "check_same_thread": False,
+            "factory": _SqliteConnection,
+        }
         engine = create_engine(url, connect_args=connect_args, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(
+            engine, "connect", lambda dbapi, record: _sqlite_pragmas(dbapi, record, busy_timeout)
+        )
+        event.listen(engine, "begin", _sqlite_begin)
         if parsed.database and parsed.database != ":memory:":
             database = str(Path(parsed.database).resolve())
             event.listen(engine, "checkout", lambda *_: WalCheckpointer.for_database(database))
@@ -71,9 +87,21 @@ def make_engine(url: str, **kwargs) -> Engine:
         # out twice. After a server restart the first statement that meets a dead
         # connection fails, which invalidates the whole pool; `Database.read` retries it.
         return create_engine(url, **kwargs)
-    raise ValueError(
-        f"DATABASE_URL {url!r} uses an unsupported database; expected sqlite:/// or postgresql://"
+    raise ConfigError(
+        f"DATABASE_URL={parsed.render_as_string(hide_password=True)!r} names a database "
+        f"Cordial does not support ({parsed.get_backend_name()}); expected "
+        "sqlite:///path/to/cordial.db or postgresql+psycopg://user:password@host/dbname"
     )
+
+
+class WriterLockTimeout(sqlite3.OperationalError):
+    """A SQLite write transaction could not start: another one held the writer lock for
+    the whole busy timeout (a stuck or very long writer)."""
+
+
+# A writer that finds the lock taken tries again after 0.1 ms, then twice as long each
+# time, up to this: it starts at most this late after the lock comes free.
+_WRITER_LOCK_POLL_MAX_SECONDS = 0.002
 
 
 class _SqliteConnection(sqlite3.Connection):
@@ -82,15 +110,21 @@ class _SqliteConnection(sqlite3.Connection):
 
     SQLite makes a writer that finds the database locked poll with sleeps of 1, 2, 5,
     10 ... 100 ms; under load those sleeps, not the work, make the slowest webhooks
-    and leave cores idle. A writer waiting on the flock sleeps in the kernel and wakes
-    the moment the previous transaction ends, in this process or another. The lock is
-    released as soon as the transaction commits or rolls back. A second write
-    transaction of a thread that already holds one (a nested unit of work) does not
-    wait on the flock, which would never come free; it meets SQLite's busy timeout as
-    it would without this class. Other programs writing the file still just get
-    SQLite's own locking."""
+    and leave cores idle. A writer that finds the flock taken tries again every
+    fraction of a millisecond at first, never more than _WRITER_LOCK_POLL_MAX_SECONDS
+    apart, so it starts almost the moment the previous transaction ends, in this
+    process or another. It gives up after `lock_timeout` (SQLite's busy timeout) with
+    WriterLockTimeout, "database is locked" as SQLite says it: a stuck writer makes the
+    others fail, not hang. The lock is released as soon as the transaction commits or
+    rolls back. Only write transactions take it: reads (`Database.read`,
+    `Database.read_session`) never do, and in WAL mode never wait for a writer. A
+    second write transaction of a thread that already holds one (a nested unit of
+    work) does not wait on the flock, which would never come free; it meets SQLite's
+    busy timeout as it would without this class. Other programs writing the file
+    still just get SQLite's own locking."""
 
     lock_path: str | None = None
+    lock_timeout = SQLITE_BUSY_TIMEOUT_SECONDS
     _lock_fd: int | None = None
     _lock_pid = 0
     _held_by: list[int] | None = None  # the holding thread's count of held write locks
@@ -105,9 +139,25 @@ class _SqliteConnection(sqlite3.Connection):
             # A connection inherited through fork() shares the parent's lock: reopen.
             self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             self._lock_pid = os.getpid()
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        if not _try_flock(self._lock_fd):
+            self._wait_for_write_lock(self._lock_fd)
         held[0] += 1
         self._held_by = held
+
+    def _wait_for_write_lock(self, fd: int) -> None:
+        deadline = time.monotonic() + self.lock_timeout
+        pause = 0.0001
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WriterLockTimeout(
+                    f"database is locked: another write transaction held {self.lock_path} "
+                    f"for {self.lock_timeout:g} s (the busy timeout); this one was not started"
+                )
+            time.sleep(min(pause, remaining))
+            if _try_flock(fd):
+                return
+            pause = min(pause * 2, _WRITER_LOCK_POLL_MAX_SECONDS)
 
     def release_write_lock(self) -> None:
         held, self._held_by = self._held_by, None
@@ -138,6 +188,14 @@ class _SqliteConnection(sqlite3.Connection):
             self._lock_fd = None
 
 
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 _threads = threading.local()
 
 
@@ -148,7 +206,7 @@ def _thread_write_locks() -> list[int]:
     return held
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection, _record, busy_timeout: float) -> None:
     # Let SQLAlchemy (not pysqlite) decide when transactions begin, so BEGIN
     # IMMEDIATE below takes the write lock up front: two dialer processes on one
     # SQLite file then serialise their claims instead of deadlocking.
@@ -157,12 +215,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     database = cursor.execute("PRAGMA database_list").fetchone()[2]
     cursor.close()
     if database and isinstance(dbapi_connection, _SqliteConnection):  # "" = in memory
         dbapi_connection.lock_path = database + "-writer"
+        dbapi_connection.lock_timeout = busy_timeout
 
 
 # A commit that finds the WAL over SQLite's default 1,000 pages checkpoints it there and
@@ -235,13 +294,21 @@ class WalCheckpointer:
                 log.debug("WAL checkpoint of %s skipped", self.database, exc_info=True)
 
 
-_READ_ONLY = "cordial_read_only"
+_READ_ONLY = "cordial_read_only"  # each statement by itself, outside any transaction
+_READ_SNAPSHOT = "cordial_read_snapshot"  # a read transaction: one snapshot, no write lock
 
 
-def _sqlite_begin_immediate(connection) -> None:
-    if connection.get_execution_options().get(_READ_ONLY):
+def _sqlite_begin(connection) -> None:
+    options = connection.get_execution_options()
+    if options.get(_READ_ONLY):
         return  # one statement, its own snapshot (the driver is in autocommit mode)
-    _begin_sqlite_write(connection.connection.driver_connection)
+    driver = connection.connection.driver_connection
+    if options.get(_READ_SNAPSHOT):
+        # Deferred: in WAL mode a read transaction neither takes nor waits for the write
+        # lock, and its snapshot holds from its first read to its end.
+        driver.execute("BEGIN DEFERRED")
+        return
+    _begin_sqlite_write(driver)
 
 
 def _begin_sqlite_write(driver: sqlite3.Connection) -> None:
@@ -497,6 +564,10 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         os.close(fd)  # releases the flock
 
 
+def _refuse_to_write(session: Session, *_args: object) -> None:
+    raise RuntimeError("a read session cannot write: use Database.session for a unit of work")
+
+
 class Database:
     """An engine and its session factory; one per process."""
 
@@ -520,6 +591,25 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A Session for reads only, all in one snapshot, that never blocks a writer
+        however long it lasts (a report over the whole portfolio): on SQLite a deferred
+        read transaction, which takes no write lock; on PostgreSQL a READ ONLY REPEATABLE
+        READ transaction. Rolled back at the end; a flush of ORM changes raises. Do not
+        hold one across a slow client (a streamed download): read in chunks with `read`."""
+        with self.engine.connect() as conn:
+            if is_postgres(self.engine):
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            else:
+                conn.execution_options(**{_READ_SNAPSHOT: True})
+            session = Session(bind=conn, expire_on_commit=False)
+            event.listen(session, "before_flush", _refuse_to_write)
+            try:
+                yield session
+            finally:
+                session.close()
 
     def read(self, query: Callable[[Connection], T]) -> T:
         """Run a read of ONE statement outside any transaction: it sees a consistent

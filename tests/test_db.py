@@ -1,4 +1,5 @@
-"""ivr.db: reads outside transactions, and SQLite writers queueing on the writer lock."""
+"""ivr.db: reads outside transactions and in read sessions, SQLite writers queueing on the
+writer lock (and giving up after the busy timeout), and the database URLs it accepts."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ import sqlite3
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from ivr.db import WAL_AUTOCHECKPOINT_PAGES, Database, WalCheckpointer, _SqliteConnection
+from ivr.config import ConfigError
+from ivr.db import (
+    WAL_AUTOCHECKPOINT_PAGES,
+    Database,
+    WalCheckpointer,
+    WriterLockTimeout,
+    _SqliteConnection,
+)
+from ivr.models import Creditor
 
 
 def _lock_is_free(path: str) -> bool:
@@ -162,3 +171,105 @@ def test_one_checkpoint_round_tells_whether_anything_was_written_since_the_last(
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO item VALUES ('y')"))
     assert checkpointer.checkpoint_once() is True
+
+
+def test_a_writer_gives_up_with_a_clear_error_when_the_lock_stays_held(sqlite_db, tmp_path):
+    _db, lock = sqlite_db
+    path = str(tmp_path / "lock.db")
+    context = multiprocessing.get_context("spawn")
+    holding, release = context.Event(), context.Event()
+    child = context.Process(target=_hold_the_lock, args=(path, holding, release))
+    child.start()
+    impatient = Database(f"sqlite:///{path}", busy_timeout=0.3)
+    try:
+        assert holding.wait(60)
+        with pytest.raises(WriterLockTimeout) as raised, impatient.session() as session:
+            session.execute(text("INSERT INTO item VALUES ('parent')"))
+        assert isinstance(raised.value, sqlite3.OperationalError)  # as SQLite's own "locked"
+        message = str(raised.value)
+        assert message.startswith("database is locked") and lock in message and "0.3 s" in message
+        release.set()
+        child.join(60)
+        with impatient.session() as session:  # the lock came free: writing works again
+            session.execute(text("INSERT INTO item VALUES ('parent')"))
+    finally:
+        release.set()
+        child.join(60)
+        impatient.dispose()
+    rows = impatient.read(
+        lambda conn: conn.execute(text("SELECT name FROM item ORDER BY rowid")).scalars().all()
+    )
+    assert rows == ["child", "parent"]
+    assert _lock_is_free(lock)
+
+
+def _creditor_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(Creditor))
+
+
+def _add_creditor(db: Database, legal_id: str) -> None:
+    with db.session() as session:
+        session.add(Creditor(name="Banco Exemplo S.A.", legal_id=legal_id, country="BR"))
+
+
+def test_a_read_session_reads_one_snapshot_while_a_writer_in_another_thread_commits(db_url):
+    db = Database(db_url)
+    # Another engine on the same database, as another process would have. Its short busy
+    # timeout turns a wait for the reader (the fault this test guards against) into an
+    # error instead of a hang.
+    writer = Database(db_url, busy_timeout=2)
+    _add_creditor(db, "11222333000100")
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            _add_creditor(writer, "11222333000200")
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    try:
+        with db.read_session() as session:
+            assert _creditor_count(session) == 1
+            if not db.is_postgres:
+                assert _lock_is_free(db_url.removeprefix("sqlite:///") + "-writer")
+            thread = threading.Thread(target=write, daemon=True)
+            thread.start()
+            thread.join(60)
+            assert not thread.is_alive() and not errors  # committed while the reader was mid-way
+            assert writer.read(lambda conn: _creditor_count(conn)) == 2
+            assert _creditor_count(session) == 1  # the read session keeps its snapshot
+        with db.read_session() as session:
+            assert _creditor_count(session) == 2
+    finally:
+        writer.dispose()
+        db.dispose()
+
+
+def test_a_read_session_refuses_to_write(db_url):
+    db = Database(db_url)
+    try:
+        with pytest.raises(RuntimeError, match="read session"), db.read_session() as session:
+            session.add(
+                Creditor(name="Banco Exemplo S.A.", legal_id="11222333000300", country="BR")
+            )
+            session.flush()
+        assert db.read(lambda conn: _creditor_count(conn)) == 0
+    finally:
+        db.dispose()
+
+
+def test_an_unsupported_database_url_is_a_config_error_that_hides_the_password():
+    with pytest.raises(ConfigError) as raised:
+        Database("mysql://cordial:s3cret-pw@db.example.com/cordial")
+    message = str(raised.value)
+    assert "DATABASE_URL" in message and "mysql://cordial:***@db.example.com/cordial" in message
+    assert "sqlite:///" in message and "postgresql+psycopg://" in message
+    assert "s3cret-pw" not in message
+
+
+def test_the_cli_names_an_unsupported_database_url_without_its_password(cli, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "mysql://cordial:s3cret-pw@db.example.com/cordial")
+    result = cli("plan")
+    assert result.exit_code == 1
+    assert "DATABASE_URL" in result.output and "mysql://cordial:***@db.example.com" in result.output
+    assert "s3cret-pw" not in result.output and "Traceback" not in result.output

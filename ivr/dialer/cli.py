@@ -181,7 +181,9 @@ def plan_cmd(cli: CliContext, at: str | None, as_json: bool) -> None:
     from ivr.dialer.facts import plan_campaigns
 
     instant = _instant(cli, at)
-    with cli.runtime.db.session() as session:
+    # A read session: over a large portfolio this reads for minutes, and must not keep
+    # the webhooks and the dialers from writing meanwhile.
+    with cli.runtime.db.read_session() as session:
         plan = plan_campaigns(session, instant)
     if as_json:
         emit_json(plan)

@@ -79,3 +79,53 @@ def test_campaign_create_names_the_option_that_is_wrong(cli) -> None:
     assert caller.exit_code == 2 and "Invalid value for --caller-id: not a phone number" in caller.output
     window = cli("campaign", "create", "X", "--caller-id", "+551140000000", "--window", "monday")
     assert window.exit_code == 2 and "Invalid value for --window: calling window 'monday'" in window.output
+
+
+def test_plan_keeps_no_writer_waiting_while_it_reads(cli, monkeypatch) -> None:
+    """`plan` reads for minutes on a large portfolio; webhooks and dialers must go on
+    writing meanwhile (on SQLite: it must not take the writer lock)."""
+    import threading
+
+    from ivr.db import Database
+    from ivr.dialer import facts
+    from ivr.models import ContactEvent
+
+    cli("seed", "--debtors", "40", "--seed", "3")
+    cli("campaign", "start", "Demo")
+    debtor = _debtor_in(cli, "SP")
+    # Another engine, as another process has; its short busy timeout turns a wait for
+    # `plan` (the fault this test guards against) into an error instead of a hang.
+    writer = Database(f"sqlite:///{cli.instance / 'cordial.db'}", busy_timeout=2)
+    evaluate = facts.evaluate_candidates
+    written_mid_way: list[bool] = []
+    errors: list[BaseException] = []
+
+    def write_a_note() -> None:
+        try:
+            with writer.session() as session:
+                debtor_id = session.scalars(select(Debtor.id).where(Debtor.external_id == debtor)).one()
+                session.add(ContactEvent(debtor_id=debtor_id, kind="note", actor="supervisor:sofia"))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    def evaluate_while_another_writes(*args, **kwargs):
+        if not written_mid_way:  # `plan` is mid-way through its reads
+            thread = threading.Thread(target=write_a_note, daemon=True)
+            thread.start()
+            thread.join(60)
+            written_mid_way.append(not thread.is_alive() and not errors)
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(facts, "evaluate_candidates", evaluate_while_another_writes)
+    try:
+        result = cli("plan", "--at", "2026-11-24T10:00-03:00", "--json")
+        assert result.exit_code == 0, result.output
+        assert written_mid_way == [True], errors
+        notes = writer.read(
+            lambda conn: conn.execute(select(ContactEvent.id).where(ContactEvent.kind == "note")).all()
+        )
+        assert len(notes) == 1
+        (campaign,) = json.loads(result.output)["campaigns"]
+        assert campaign["name"] == "Demo" and campaign["callable"] > 0
+    finally:
+        writer.dispose()
