@@ -89,6 +89,10 @@ def standing_reasons(facts: CallFacts) -> list[Reason]:
         reasons.append(Reason(not_open, clause="payment-pending"))
     if history.live_attempt:
         reasons.append(Reason(LIVE_ATTEMPT))
+    if phone.in_call and not history.live_attempt:
+        # One call at a time to a line, whoever it is for: a second would ring a phone
+        # already in a call (several debtors may share a home line).
+        reasons.append(Reason(LIVE_ATTEMPT, clause="number"))
     if not history.available:
         reasons.append(Reason(HISTORY_UNAVAILABLE))
     if not debtor.zones:

@@ -67,6 +67,8 @@ class PhoneFacts:
     voice_opt_out: bool = False
     wrong_number: bool = False
     blocked: bool = False  # the number is on a block list (e.g. Procon "Não me ligue")
+    # A call to this number is in progress now (another debtor's: several share a home line).
+    in_call: bool = False
 
     def __post_init__(self) -> None:
         if not (self.number.startswith("+") and self.number[1:].isdigit()):

@@ -213,6 +213,7 @@ class Dialer:
                 elif not verdict.allowed:
                     for rule in verdict.rule_ids:
                         report.blocked[rule] = report.blocked.get(rule, 0) + 1
+            chosen = self._one_per_number(session, chosen)
             claims = self._insert_attempts(session, chosen, now)
             claimed_debtors = {c.debtor_id for c in claims}
             self._requeue(session, verdicts, claimed_debtors, now)
@@ -220,6 +221,24 @@ class Dialer:
         if claims and self.prepare_audio is not None:
             self.prepare_audio(self.runtime, [c.attempt_id for c in claims])
         return claims
+
+    @staticmethod
+    def _one_per_number(session: Session, chosen: list[Verdict]) -> list[Verdict]:
+        """At most one call per number in a batch: debtors who share a home line are
+        called one after the other (the others wait for the next tick)."""
+        numbers = dict(session.execute(
+            select(Phone.id, Phone.number).where(Phone.id.in_({v.phone_id for v in chosen if v.phone_id}))
+        ).tuples().all())
+        seen: set[str] = set()
+        kept = []
+        for verdict in chosen:
+            number = numbers.get(verdict.phone_id) if verdict.phone_id else None
+            if number is not None and number in seen:
+                continue
+            if number is not None:
+                seen.add(number)
+            kept.append(verdict)
+        return kept
 
     def _budgets(self, session: Session, campaign_ids: set[int]) -> dict[int, int]:
         """How many new calls each campaign may start this tick (pace and concurrency).
@@ -403,6 +422,7 @@ class Dialer:
         """claimed -> dialing, only if nothing changed that forbids the call since the claim
         and the claim is recent enough that its window check still holds."""
         attempt = table_of(Attempt)
+        other, other_phone, this_phone = attempt.alias("other"), table_of(Phone).alias(), table_of(Phone).alias()
         still_allowed = and_(
             exists().where(Campaign.id == attempt.c.campaign_id, Campaign.status == "running"),
             exists().where(Debtor.id == attempt.c.debtor_id, Debtor.voice_opt_out_at.is_(None)),
@@ -415,7 +435,17 @@ class Dialer:
                             BlockListEntry.value == Phone.number),
             ~exists().where(Debtor.id == attempt.c.debtor_id, BlockListEntry.kind == "document",
                             BlockListEntry.value == Debtor.document),
+            # A call to the same number (another debtor on a shared line) started since.
+            ~exists().where(other.c.active.is_(True), other.c.id != attempt.c.id,
+                            other.c.state != AttemptState.CLAIMED.value, other_phone.c.id == other.c.phone_id,
+                            other_phone.c.number == this_phone.c.number, this_phone.c.id == attempt.c.phone_id),
         )
+        if is_postgres(session.get_bind()):
+            # Leases of one number, in any worker, one at a time until their transaction ends:
+            # each sees the other's call (the check above reads only committed rows).
+            session.execute(text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(p.number, 0)) "
+                "FROM attempt a JOIN phone p ON p.id = a.phone_id WHERE a.id = :id"), {"id": attempt_id})
         result = session.execute(
             update(attempt)
             .where(attempt.c.id == attempt_id, attempt.c.state == AttemptState.CLAIMED.value,

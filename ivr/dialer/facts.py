@@ -40,7 +40,7 @@ from ivr.compliance.reason import (
 )
 from ivr.compliance.zones import ZoneResolution, plausible_states, resolve_zones
 from ivr.db import is_postgres
-from ivr.dialer.dialer import Verdict
+from ivr.dialer.dialer import LIVE_ATTEMPT_CONDITION, Verdict
 from ivr.dialer.id_lists import one_of
 from ivr.dialer.queue import Candidate
 from ivr.models import Attempt, BlockListEntry, Callback, Campaign, Debt, Debtor, Holiday, Phone
@@ -87,6 +87,7 @@ class _Batch:
     blocked_numbers: set[str]
     blocked_documents: set[str]
     holidays: frozenset[ExtraHoliday]
+    numbers_in_call: set[str]  # numbers with a call in progress now, whoever it is for
 
 
 def _load(session: Session, debtor_ids: Sequence[int], now: datetime,
@@ -124,8 +125,11 @@ def _load(session: Session, debtor_ids: Sequence[int], now: datetime,
         BlockListEntry.kind == "phone", one_of(BlockListEntry.value, numbers, postgres))))
     blocked_documents = set(session.scalars(select(BlockListEntry.value).where(
         BlockListEntry.kind == "document", one_of(BlockListEntry.value, documents, postgres))))
+    numbers_in_call = set(session.scalars(
+        select(Phone.number).join(Attempt, Attempt.phone_id == Phone.id)
+        .where(LIVE_ATTEMPT_CONDITION, one_of(Phone.number, numbers, postgres))))
     return _Batch(debtors, phones, debts, campaigns, {c.id: _policy(c) for c in campaigns.values()}, history,
-                  blocked_numbers, blocked_documents, _extra_holidays(session))
+                  blocked_numbers, blocked_documents, _extra_holidays(session), numbers_in_call)
 
 
 def _extra_holidays(session: Session) -> frozenset[ExtraHoliday]:
@@ -210,7 +214,8 @@ def _options(batch: _Batch, debtor_id: int, now: datetime, *, phone_id: int | No
             phone=PhoneFacts(number=phone.number, line_type=phone.line_type, robocall_consent=phone.robocall_consent,
                              voice_opt_out=phone.voice_opt_out_at is not None,
                              wrong_number=phone.wrong_number_at is not None,
-                             blocked=phone.number in batch.blocked_numbers),
+                             blocked=phone.number in batch.blocked_numbers,
+                             in_call=phone.number in batch.numbers_in_call and not ignore_live),
             debt=debt_facts,
             history=history,
             campaign=policy,

@@ -32,6 +32,7 @@ CLAUSES = {
     "BR-CDC-42-UNDUE": ["paid", "disputed", "agreement", "closed", "payment-pending"],
     "DEBT-NOT-OPEN": ["paid", "disputed", "agreement", "closed", "payment-pending"],
     "CAMPAIGN-NOT-RUNNING": ["draft", "paused", "finished"],
+    "LIVE-ATTEMPT": ["number"],
 }
 
 

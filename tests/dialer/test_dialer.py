@@ -545,6 +545,45 @@ def test_a_claim_gives_up_on_a_campaign_a_stalled_worker_holds(pg_url, tmp_path,
         runtime.close()
 
 
+def test_debtors_who_share_a_line_are_called_one_at_a_time(runtime, clock) -> None:
+    """Three debtors on one home line: one call at a time to the number, never a second
+    ringing a phone already in a call; the next debtor's call comes once it ended."""
+    with runtime.db.session() as s:
+        camp = factories.campaign(s, min_minutes_between_attempts=0)
+        ids = [factories.debtor(s, camp, number="+5511955550000", next_call_at=NOW).id for _ in range(3)]
+    dialer, network = make_dialer(runtime)
+    report = dialer.tick()
+    assert report.placed == 1 and network.numbers_called() == ["+5511955550000"]
+    clock.advance(timedelta(seconds=30))
+    report = dialer.tick()
+    assert report.placed == 0 and report.blocked.get("LIVE-ATTEMPT") == 2
+    with runtime.db.session() as s:
+        s.execute(update(Attempt).values(active=False, state="completed", ended_at=clock.now()))
+    clock.advance(dialer.requeue)
+    assert dialer.tick().placed == 1
+    called = [a.debtor_id for a in attempts(runtime)]
+    assert len(called) == 2 and len(set(called)) == 2 and set(called) <= set(ids)
+
+
+def test_a_lease_is_refused_when_a_call_to_the_same_number_started_since_the_claim(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s, min_minutes_between_attempts=0)
+        first = factories.debtor(s, camp, number="+5511955550001", next_call_at=NOW)
+        factories.debtor(s, camp, number="+5511955550001", next_call_at=None)
+    dialer, network = make_dialer(runtime)
+    (claim,) = dialer.claim()
+    assert claim.debtor_id == first.id
+    with runtime.db.session() as s:  # another worker's call to the other debtor on the line
+        other = s.scalar(select(Debtor).where(Debtor.id != first.id))
+        phone_id = s.scalar(select(Phone.id).where(Phone.debtor_id == other.id))
+        s.add(Attempt(debtor_id=other.id, phone_id=phone_id, campaign_id=camp.id, state="ringing",
+                      active=True, idempotency_key="other-worker", created_at=NOW))
+    dialer.place([claim])
+    assert network.numbers_called() == []
+    with runtime.db.session() as s:
+        assert s.get_one(Attempt, claim.attempt_id).state == "canceled"
+
+
 def test_candidate_selection_ignores_debtors_not_yet_due(runtime) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)
