@@ -18,9 +18,10 @@ from ivr.audit import AuditReport, audit_contact_log
 from ivr.clock import VirtualClock
 from ivr.dialer.dialer import Dialer, TickReport
 from ivr.dialer.facts import evaluate_candidates
-from ivr.models import Attempt
+from ivr.models import Attempt, Debtor, Phone
 from ivr.runtime import Runtime
 from ivr.telephony.emulator import CarrierEmulator, PersonaChooser, WsgiTransport
+from ivr.telephony.emulator.personas import person_facts
 
 
 @dataclass
@@ -57,6 +58,26 @@ class SimulationResult:
         }
 
 
+def called_person_facts(runtime: Runtime) -> Callable[[str], dict[str, str] | None]:
+    """Who picks up a number being dialled: the debtor of the attempt in progress on it,
+    who knows their own birth year and document (a second factor). What the dialer knows
+    is given to the emulator per call; the emulator never reads the database."""
+
+    def facts_for(number: str) -> dict[str, str] | None:
+        with runtime.db.session() as session:
+            called = session.execute(
+                select(Debtor.birth_date, Debtor.document)
+                .join(Attempt, Attempt.debtor_id == Debtor.id)
+                .join(Phone, Phone.id == Attempt.phone_id)
+                .where(Phone.number == number, Attempt.active.is_(True))
+                .order_by(Attempt.id.desc())
+                .limit(1)
+            ).first()
+        return None if called is None else person_facts(birth_date=called.birth_date, document=called.document)
+
+    return facts_for
+
+
 def run_campaign(
     runtime: Runtime,
     *,
@@ -74,9 +95,13 @@ def run_campaign(
     start = clock.now()
     end = start + timedelta(hours=hours)
     app = create_app(runtime=runtime)
+    # Personas hear what the played prompt audio says (a second factor's question).
+    prompt_audio = runtime.extras.get("prompt_audio")
     emulator = CarrierEmulator(clock=clock, transport=WsgiTransport(app),
-                               personas=personas or PersonaChooser.default(seed=seed, vary_by_attempt=True),
-                               seed=seed)
+                               personas=personas or PersonaChooser.default(
+                                   seed=seed, vary_by_attempt=True, facts_for=called_person_facts(runtime)),
+                               seed=seed,
+                               play_captions=prompt_audio.caption_for if prompt_audio is not None else None)
     carrier = emulator.carrier()
     runtime.extras["carrier"] = carrier
     dialer = Dialer(runtime, carrier, evaluate_candidates, worker_id="simulation", tick_seconds=tick_seconds,

@@ -28,7 +28,18 @@ file name without ``.yaml``. Every field is optional:
     Mapping of a phrase (case-insensitive substring of what was said or played
     since the previous Gather) to the keys pressed when it is heard; checked
     before ``keys`` and does not consume an entry of ``keys``. Used for second
-    factors, e.g. ``"year you were born": "1985"``.
+    factors, e.g. ``"year you were born": "{birth_year}"``.
+``facts``
+    What the person who answers knows about themselves, by name:
+    ``birth_year`` (four digits) and ``document_first_3`` (the first three
+    digits of their CPF or SSN). Keys in ``keys`` and ``answers`` may say
+    ``{birth_year}`` or ``{document_first_3}`` to type them; a fact nobody
+    gave is not known, and its keys are silence. These are the persona's own
+    when whoever assigns it to a number does not say who is reached there;
+    ``Persona.with_facts`` (or ``PersonaChooser(facts_for=...)``) puts the
+    called person's facts in their place, the way a debtor knows their own
+    birth year. A persona that types a literal instead plays someone who
+    does not know.
 ``key_delay_seconds``
     Seconds between the end of a Gather's prompts and the first key (default 1.5).
 ``hang_up_after_seconds``
@@ -51,8 +62,10 @@ file name without ``.yaml``. Every field is optional:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +75,47 @@ PERSONA_DIR = Path(__file__).resolve().parent.parent / "personas"
 
 ANSWER_KINDS = ("human", "machine", "fax", "busy", "no_answer", "failed")
 
+# What a person may be asked to type about themselves (a right-party check's second factor).
+FACT_NAMES = ("birth_year", "document_first_3")
+_FACT_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
 
 class PersonaError(ValueError):
     """A persona file or choice cannot be used."""
+
+
+def person_facts(*, birth_date: date | None, document: str | None) -> dict[str, str]:
+    """The facts (see ``FACT_NAMES``) of a person with this birth date and document
+    (CPF or SSN, punctuated or not); what is missing is left out, as not known."""
+    facts: dict[str, str] = {}
+    if birth_date is not None:
+        facts["birth_year"] = f"{birth_date.year:04d}"
+    digits = "".join(ch for ch in document or "" if ch.isdigit())
+    if len(digits) >= 3:
+        facts["document_first_3"] = digits[:3]
+    return facts
+
+
+def _check_facts(persona: str, facts: Iterable[tuple[str, str]]) -> None:
+    for name, value in facts:
+        if name not in FACT_NAMES:
+            raise PersonaError(
+                f"persona {persona!r}: unknown fact {name!r}; expected some of {', '.join(FACT_NAMES)}"
+            )
+        if not value.isdigit():
+            raise PersonaError(f"persona {persona!r}: fact {name} must be digits, not {value!r}")
+
+
+def _check_placeholders(persona: str, keys: str) -> None:
+    for name in _FACT_PLACEHOLDER.findall(keys):
+        if name not in FACT_NAMES:
+            raise PersonaError(
+                f"persona {persona!r}: keys {keys!r} name an unknown fact {{{name}}}; "
+                f"expected {', '.join('{' + n + '}' for n in FACT_NAMES)}"
+            )
+    rest = _FACT_PLACEHOLDER.sub("", keys)
+    if "{" in rest or "}" in rest:
+        raise PersonaError(f"persona {persona!r}: keys {keys!r} have an unmatched brace")
 
 
 @dataclass(frozen=True)
@@ -85,6 +136,7 @@ class Persona:
     speech: str | None = None
     speech_delay_seconds: float = 1.0
     weight: float = 1.0
+    facts: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.answer not in ANSWER_KINDS:
@@ -93,6 +145,14 @@ class Persona:
             )
         if self.ring_seconds < 0 or self.key_delay_seconds < 0:
             raise PersonaError(f"persona {self.name!r}: durations must not be negative")
+        for keys in (*self.keys, *(k for _, k in self.answers)):
+            _check_placeholders(self.name, keys)
+        _check_facts(self.name, self.facts)
+
+    def with_facts(self, facts: Mapping[str, str]) -> Persona:
+        """This persona played by the person these facts describe (the debtor called):
+        they replace the persona's own, and a fact not given is not known."""
+        return replace(self, facts=tuple(sorted((str(n), str(v)) for n, v in facts.items())))
 
     @property
     def answers_call(self) -> bool:
@@ -121,10 +181,20 @@ class Persona:
         text = " ".join(heard).casefold()
         for phrase, keys in self.answers:
             if phrase.casefold() in text:
-                return keys, False
+                return self._typed(keys), False
         if index < len(self.keys):
-            return self.keys[index], True
+            return self._typed(self.keys[index]), True
         return "", True
+
+    def _typed(self, keys: str) -> str:
+        """`keys` with each {fact} replaced by what this person knows: a fact they do not
+        know leaves them silent."""
+        if not _FACT_PLACEHOLDER.search(keys):
+            return keys
+        known = dict(self.facts)
+        if any(name not in known for name in _FACT_PLACEHOLDER.findall(keys)):
+            return ""
+        return _FACT_PLACEHOLDER.sub(lambda match: known[match[1]], keys)
 
     @classmethod
     def from_mapping(cls, name: str, data: Mapping[str, Any]) -> Persona:
@@ -144,6 +214,10 @@ class Persona:
         if not isinstance(answers, Mapping):
             raise PersonaError(f"persona {name!r}: answers must map a phrase to keys")
         values["answers"] = tuple((str(p), str(k)) for p, k in answers.items())
+        facts = values.get("facts") or {}
+        if not isinstance(facts, Mapping):
+            raise PersonaError(f"persona {name!r}: facts must map a fact's name to its digits")
+        values["facts"] = tuple(sorted((str(n), str(v)) for n, v in facts.items()))
         try:
             return cls(name=name, **values)
         except TypeError as exc:
@@ -187,13 +261,19 @@ class PersonaChooser:
 
     An explicit mapping (number -> persona or persona name) wins; any other
     number gets a persona drawn from the weighted distribution by a hash of
-    (seed, number[, attempt]) -- deterministic, so a simulation is repeatable."""
+    (seed, number[, attempt]) -- deterministic, so a simulation is repeatable.
+
+    `facts_for`, when given, says who is reached at a number: the facts (see
+    ``person_facts``) of the person the call is for, or None when it cannot
+    say. Whoever places the calls knows that; the emulator asks for nothing
+    else, so a persona answers a second factor as the debtor would."""
 
     personas: dict[str, Persona]
     explicit: dict[str, Persona | str] = field(default_factory=dict)
     seed: str = "cordial"
     vary_by_attempt: bool = False
     weights: dict[str, float] | None = None
+    facts_for: Callable[[str], Mapping[str, str] | None] | None = None
 
     @classmethod
     def default(
@@ -221,6 +301,11 @@ class PersonaChooser:
 
     def choose(self, number: str, attempt: int = 0) -> Persona:
         """The persona answering `number` on its `attempt`-th call (0-based)."""
+        persona = self._draw(number, attempt)
+        facts = self.facts_for(number) if self.facts_for is not None else None
+        return persona if facts is None else persona.with_facts(facts)
+
+    def _draw(self, number: str, attempt: int) -> Persona:
         if number in self.explicit:
             return self._resolve(self.explicit[number], number)
         key = f"{self.seed}|{number}|{attempt if self.vary_by_attempt else 0}"
