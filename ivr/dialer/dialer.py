@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 # A placed call with no terminal status after this long is asked about.
 STALE_CALL = timedelta(minutes=20)
+NOT_PLACED = "not-placed"  # the outcome of an attempt the carrier never saw (ivr.dialer.facts)
 # PostgreSQL: how long a claim waits for another worker's locks, and how long a claim's
 # transaction may sit idle (its worker stalled) before the server ends it.
 CLAIM_LOCK_TIMEOUT_MS = 5_000
@@ -380,7 +381,7 @@ class Dialer:
         now = self.runtime.clock.now()
         with self.runtime.db.session() as session:
             if not self._take_lease(session, claim.attempt_id, now - self.place_horizon):
-                self._finish(session, claim.attempt_id, AttemptState.CANCELED, now, outcome="not-placed",
+                self._finish(session, claim.attempt_id, AttemptState.CANCELED, now, outcome=NOT_PLACED,
                              kind="attempt.not_placed", data={"why": "blocked-before-placing"},
                              only_from=AttemptState.CLAIMED.value)
                 return False
@@ -542,11 +543,13 @@ class Dialer:
                 if found:
                     self._adopt(session, attempt_id, found, now)
                 else:
-                    lost = state in (AttemptState.CLAIMED.value, AttemptState.DIALING.value)
-                    self._finish(session, attempt_id, AttemptState.FAILED, now, outcome="not-placed",
-                                 kind="attempt.not_placed",
-                                 data={"why": "worker-lost-before-placing" if lost else "call-not-found"},
-                                 only_from=state)
+                    if state in (AttemptState.CLAIMED.value, AttemptState.DIALING.value):
+                        self._finish(session, attempt_id, AttemptState.FAILED, now, outcome=NOT_PLACED,
+                                     kind="attempt.not_placed", data={"why": "worker-lost-before-placing"},
+                                     only_from=state)
+                    else:  # a status callback came for it: there was a call, which counts
+                        self._finish(session, attempt_id, AttemptState.FAILED, now, outcome="call-lost",
+                                     kind="attempt.failed", data={"why": "call-not-found"}, only_from=state)
             done += 1
         for attempt_id, sid in stale_sids:
             try:

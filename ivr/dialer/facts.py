@@ -40,7 +40,7 @@ from ivr.compliance.reason import (
 )
 from ivr.compliance.zones import ZoneResolution, plausible_states, resolve_zones
 from ivr.db import is_postgres
-from ivr.dialer.dialer import LIVE_ATTEMPT_CONDITION, Verdict
+from ivr.dialer.dialer import LIVE_ATTEMPT_CONDITION, NOT_PLACED, Verdict
 from ivr.dialer.id_lists import one_of
 from ivr.dialer.queue import Candidate
 from ivr.models import Attempt, BlockListEntry, Callback, Campaign, Debt, Debtor, Holiday, Phone
@@ -62,7 +62,10 @@ _PHONE_COLUMNS = (Phone.id, Phone.debtor_id, Phone.number, Phone.line_type, Phon
 _DEBT_COLUMNS = (Debt.id, Debt.external_id, Debt.debtor_id, Debt.campaign_id, Debt.status,
                  Debt.payment_pending, Debt.due_date)
 _ATTEMPT_COLUMNS = (Attempt.debtor_id, Attempt.created_at, Attempt.debt_id, Attempt.active, Attempt.state,
-                    Attempt.conversation)
+                    Attempt.conversation, Attempt.outcome)
+# An attempt ended NOT_PLACED never reached the carrier (its lease was refused, or its
+# worker died before placing it and the carrier has no such call): nobody's phone rang,
+# so it counts toward no cap and no interval.
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def _history(attempts: Sequence[Row[Any]], ignore_live: bool = False) -> Contact
         PastAttempt(at=a.created_at, debt_id=a.debt_id, outcome=None if a.active else a.state,
                     conversation=a.conversation)
         for a in attempts
+        if a.active or a.outcome != NOT_PLACED
     )
     live = (not ignore_live) and any(a.active for a in attempts)
     return ContactHistory(attempts=past, live_attempt=live)

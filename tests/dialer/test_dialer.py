@@ -584,6 +584,23 @@ def test_a_lease_is_refused_when_a_call_to_the_same_number_started_since_the_cla
         assert s.get_one(Attempt, claim.attempt_id).state == "canceled"
 
 
+def test_a_claim_never_placed_does_not_use_up_the_debtors_calls_for_the_day(runtime, clock) -> None:
+    """The worker fell behind and the claim's lease was refused (its window check had gone
+    stale): nobody's phone rang, so the debtor is called at the next chance, not blocked by
+    the one-call-a-day cap (BR-FREQ) or the interval between attempts."""
+    with runtime.db.session() as s:
+        factories.debtor(s, factories.campaign(s), next_call_at=NOW)
+    dialer, network = make_dialer(runtime)
+    (claim,) = dialer.claim()
+    clock.advance(dialer.place_horizon + timedelta(seconds=1))
+    dialer.place([claim])
+    (attempt,) = attempts(runtime)
+    assert (attempt.state, attempt.outcome) == ("canceled", "not-placed")
+    clock.advance(dialer.requeue)
+    assert dialer.tick().placed == 1
+    assert network.numbers_called() != []
+
+
 def test_candidate_selection_ignores_debtors_not_yet_due(runtime) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)
