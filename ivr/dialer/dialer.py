@@ -372,7 +372,13 @@ class Dialer:
             if wait > 0:
                 self.pace(wait)
             last_at[claim.campaign_id] = time.monotonic()
-            if self.place_one(claim):
+            try:
+                placed = self.place_one(claim)
+            except Exception:  # the others' windows are running out: go on with them
+                # The attempt stays claimed or dialing: reconciliation settles it.
+                log.exception("attempt %s: placing failed", claim.attempt_id)
+                placed = False
+            if placed:
                 report.placed += 1
             else:
                 report.not_placed += 1

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from ivr.app import create_app
 from ivr.dialer.campaigns import pause_campaign, start_campaign
-from ivr.dialer.dialer import Claim, Dialer
+from ivr.dialer.dialer import Claim, Dialer, TickReport
 from ivr.dialer.facts import evaluate_candidates
 from ivr.dialer.queue import Candidate
 from ivr.models import (
@@ -599,6 +599,31 @@ def test_a_claim_never_placed_does_not_use_up_the_debtors_calls_for_the_day(runt
     clock.advance(dialer.requeue)
     assert dialer.tick().placed == 1
     assert network.numbers_called() != []
+
+
+def test_a_claim_that_fails_to_place_does_not_hold_up_the_others(runtime, clock) -> None:
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        for _ in range(3):
+            factories.debtor(s, camp, next_call_at=NOW)
+    dialer, network = make_dialer(runtime)
+    claims = dialer.claim()
+    take_lease, failed = dialer._take_lease, []
+
+    def flaky_lease(session, attempt_id, claimed_after):
+        if not failed:
+            failed.append(attempt_id)
+            raise RuntimeError("the database went away for a moment (test)")
+        return take_lease(session, attempt_id, claimed_after)
+
+    dialer._take_lease = flaky_lease
+    report = TickReport()
+    dialer.place(claims, report)
+    assert (report.placed, report.not_placed) == (2, 1) and len(network.numbers_called()) == 2
+    (stuck,) = [a for a in attempts(runtime) if a.id == failed[0]]
+    assert (stuck.state, stuck.active) == ("claimed", True)  # reconciliation settles it
+    clock.advance(dialer.place_lease + timedelta(seconds=1))
+    assert dialer.reconcile() == 1
 
 
 def test_candidate_selection_ignores_debtors_not_yet_due(runtime) -> None:
