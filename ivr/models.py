@@ -344,6 +344,8 @@ class Attempt(Base):
     worker: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=_now)
     placed_at: Mapped[datetime | None] = mapped_column()
+    # A live call reconciliation asked the carrier about is not asked about again before.
+    reconcile_after: Mapped[datetime | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
     duration_seconds: Mapped[int | None] = mapped_column(Integer)

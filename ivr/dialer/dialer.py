@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 # A placed call with no terminal status after this long is asked about.
 STALE_CALL = timedelta(minutes=20)
+RECONCILE_EVERY = timedelta(minutes=5)  # between two questions about one live call
 NOT_PLACED = "not-placed"  # the outcome of an attempt the carrier never saw (ivr.dialer.facts)
 # PostgreSQL: how long a claim waits for another worker's locks, and how long a claim's
 # transaction may sit idle (its worker stalled) before the server ends it.
@@ -526,11 +527,20 @@ class Dialer:
             # A worker that died between placing and recording the call leaves an attempt that
             # status callbacks moved on (their call id, no placed_at); when the call's last
             # callback was lost too, only its age tells that it is over.
-            stale = session.scalars(
-                select(Attempt).where(Attempt.active.is_(True), Attempt.carrier_call_sid.is_not(None),
-                                      func.coalesce(Attempt.placed_at, Attempt.created_at) < now - STALE_CALL)
-                .limit(limit)
-            ).all()
+            # Each is asked about at most every RECONCILE_EVERY (a long agent call is not
+            # fetched at every tick), the longest unasked first (none is starved), and by one
+            # worker (the others skip the rows it took; its mark is committed with them).
+            due = func.coalesce(Attempt.reconcile_after, Attempt.placed_at, Attempt.created_at)
+            query = (select(Attempt)
+                     .where(Attempt.active.is_(True), Attempt.carrier_call_sid.is_not(None),
+                            func.coalesce(Attempt.placed_at, Attempt.created_at) < now - STALE_CALL,
+                            (Attempt.reconcile_after.is_(None)) | (Attempt.reconcile_after <= now))
+                     .order_by(due, Attempt.id).limit(limit))
+            if is_postgres(session.get_bind()):
+                query = query.with_for_update(skip_locked=True, key_share=True)
+            stale = session.scalars(query).all()
+            for row in stale:
+                row.reconcile_after = now + RECONCILE_EVERY
             # Moved on by a callback that carried no call id: look its call up as for a lost worker.
             unplaced += session.scalars(
                 select(Attempt).where(Attempt.active.is_(True), Attempt.state.not_in(before_placing),
@@ -565,9 +575,9 @@ class Dialer:
                 continue
             if info.status in CARRIER_TERMINAL:
                 with self.runtime.db.session() as session:
-                    attempt = _locked(session, attempt_id)
-                    if attempt is not None:
-                        self._apply_terminal(session, attempt, info, now)
+                    ended = _locked(session, attempt_id)
+                    if ended is not None:
+                        self._apply_terminal(session, ended, info, now)
                 done += 1
         return done
 

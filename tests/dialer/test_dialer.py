@@ -336,6 +336,50 @@ def test_reconcile_leaves_an_attempt_a_status_callback_moved_on_meanwhile(runtim
     assert "attempt.not_placed" not in kinds
 
 
+def test_reconciliation_reaches_every_live_call_and_asks_about_each_one_every_few_minutes(
+    runtime, clock
+) -> None:
+    """120 long agent calls still in progress and one call whose last callback was lost:
+    the lost one is settled within two ticks (the longest unasked first), and a call just
+    asked about is not asked about again at every tick."""
+    from ivr.dialer.dialer import RECONCILE_EVERY
+    from ivr.telephony.carrier import CallInfo
+
+    with runtime.db.session() as s:
+        camp = factories.campaign(s)
+        debtors = [factories.debtor(s, camp) for _ in range(121)]
+        s.flush()
+        for i, d in enumerate(debtors):
+            phone_id = s.scalar(select(Phone.id).where(Phone.debtor_id == d.id))
+            s.add(Attempt(debtor_id=d.id, phone_id=phone_id, campaign_id=camp.id, state="in-progress",
+                          active=True, idempotency_key=f"long-{i}", carrier_call_sid=f"CA{i:032d}",
+                          created_at=NOW - timedelta(hours=1, minutes=i % 7),
+                          placed_at=NOW - timedelta(hours=1, minutes=i % 7)))
+    lost = f"CA{120:032d}"
+    dialer, network = make_dialer(runtime)
+    asked: list[str] = []
+
+    def fetch_call(sid: str) -> CallInfo:
+        asked.append(sid)
+        status = "completed" if sid == lost else "in-progress"
+        return CallInfo(sid=sid, status=status, to="", from_="", duration_seconds=60 if sid == lost else None)
+
+    network.carrier.fetch_call = fetch_call
+    dialer.reconcile()
+    clock.advance(timedelta(seconds=2))
+    dialer.reconcile()
+    assert lost in asked and len(asked) == len(set(asked)) == 121  # each asked once
+    with runtime.db.session() as s:
+        assert s.scalar(select(Attempt.state).where(Attempt.carrier_call_sid == lost)) == "completed"
+    asked.clear()
+    clock.advance(timedelta(seconds=2))
+    dialer.reconcile()
+    assert asked == []  # nothing is due again yet
+    clock.advance(RECONCILE_EVERY)
+    dialer.reconcile()
+    assert len(asked) == 100  # asked about again, a batch at a time
+
+
 def _recalled_a_second_after_a_busy_call(runtime, clock) -> tuple[Dialer, Network, str, Claim]:
     """A debtor whose first call got a busy signal at once, claimed again one second
     later (the campaign re-calls busy numbers at once): the first call is younger than
