@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, and_, exists, func, select, text, update
+from sqlalchemy import Insert, and_, case, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -256,18 +256,24 @@ class Dialer:
             # debts, events: their foreign-key checks take KEY SHARE) are not held up.
             query = query.with_for_update(key_share=True)
         campaigns = session.scalars(query).all()
-        active = dict(
-            session.execute(
-                select(Attempt.campaign_id, func.count())
+        # Live calls, and of them those claimed within the last tick by any worker: the
+        # pace is the campaign's, shared by every worker (each claims while holding the
+        # campaign's row, and commits before letting go of it).
+        recent = Attempt.created_at > self.runtime.clock.now() - timedelta(seconds=self.tick_seconds)
+        counts = {
+            campaign_id: (live, just_claimed or 0)
+            for campaign_id, live, just_claimed in session.execute(
+                select(Attempt.campaign_id, func.count(), func.sum(case((recent, 1), else_=0)))
                 .where(LIVE_ATTEMPT_CONDITION, Attempt.campaign_id.in_(campaign_ids))
                 .group_by(Attempt.campaign_id)
-            ).tuples().all()
-        )
-        return {
-            c.id: max(0, min(c.max_concurrent - active.get(c.id, 0),
-                             math.ceil(c.calls_per_second * self.tick_seconds)))
-            for c in campaigns
+            ).tuples()
         }
+        budgets = {}
+        for c in campaigns:
+            live, just_claimed = counts.get(c.id, (0, 0))
+            pace = math.ceil(c.calls_per_second * self.tick_seconds) - just_claimed
+            budgets[c.id] = max(0, min(c.max_concurrent - live, pace))
+        return budgets
 
     def _insert_attempts(self, session: Session, chosen: list[Verdict], now: datetime) -> list[Claim]:
         if not chosen:

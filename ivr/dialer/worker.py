@@ -29,8 +29,19 @@ class DialerWorker:
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.stopped = threading.Event()
         self.ticks = 0
+        # One tick at a time in a worker: the periodic one and a callback's exact-time one
+        # would otherwise each claim and pace on their own.
+        self._ticking = threading.Lock()
 
     def _tick(self) -> None:
+        if not self._ticking.acquire(blocking=False):
+            return  # a tick is running: it, or the next one, takes the callback
+        try:
+            self._run_tick()
+        finally:
+            self._ticking.release()
+
+    def _run_tick(self) -> None:
         try:
             report = self.dialer.tick()
             self.ticks += 1

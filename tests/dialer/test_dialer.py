@@ -670,6 +670,25 @@ def test_a_claim_that_fails_to_place_does_not_hold_up_the_others(runtime, clock)
     assert dialer.reconcile() == 1
 
 
+def test_a_campaigns_pace_is_shared_by_every_worker(runtime, clock) -> None:
+    """1 call a second, ticks of 2 s: two calls per tick for the campaign, however many
+    workers claim at that moment (each took its own full budget: with a backlog larger
+    than a worker's batch, each worker considers debtors of its own)."""
+    with runtime.db.session() as s:
+        camp = factories.campaign(s, cps=1.0)
+        for _ in range(10):
+            factories.debtor(s, camp, next_call_at=NOW)
+    first, network = make_dialer(runtime)
+    first.tick_seconds, first.batch = 2, 3
+    second = Dialer(runtime, network.carrier, evaluate_candidates, worker_id="t2", tick_seconds=2,
+                    pace=lambda s: None)
+    second.batch = 3
+    assert len(first.claim()) == 2
+    assert second.claim() == []  # the campaign's two calls for this tick are taken
+    clock.advance(timedelta(seconds=2))
+    assert len(second.claim()) == 2
+
+
 def test_candidate_selection_ignores_debtors_not_yet_due(runtime) -> None:
     with runtime.db.session() as s:
         camp = factories.campaign(s)

@@ -66,3 +66,32 @@ def test_a_bad_retention_stops_the_dialer_before_anything_is_deleted(sqlite_url,
     finally:
         worker.dialer.runtime.close()
     assert kept.is_file() and worker.ticks == 0
+
+
+def test_a_callbacks_exact_time_tick_does_not_run_beside_the_periodic_one(sqlite_url, tmp_path):
+    """Both are the worker's one tick: run at once they would each claim and pace on their
+    own, doubling the campaign's calls per second."""
+    import threading
+
+    worker = _worker(sqlite_url, tmp_path)
+    inside, release, ticks = threading.Event(), threading.Event(), []
+    real_tick = worker.dialer.tick
+
+    def held_tick():
+        ticks.append(threading.current_thread().name)
+        inside.set()
+        release.wait(10)
+        return real_tick()
+
+    worker.dialer.tick = held_tick  # type: ignore[method-assign]
+    periodic = threading.Thread(target=worker._tick, name="periodic")
+    periodic.start()
+    assert inside.wait(10)
+    worker._tick()  # the callback's job, while the periodic tick runs: nothing
+    assert ticks == ["periodic"]
+    release.set()
+    periodic.join(10)
+    assert worker.ticks == 1
+    worker._tick()  # once the periodic tick is over, a callback's tick runs
+    assert ticks == ["periodic", "MainThread"] and worker.ticks == 2
+    worker.dialer.runtime.close()
