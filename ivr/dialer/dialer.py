@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, and_, case, exists, func, select, text, update
+from sqlalchemy import Insert, and_, bindparam, case, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -139,6 +139,38 @@ class Claim:
     record: bool  # BR-RECORD: the debtor's state requires recording
     language: str
 
+
+
+@cache
+def _lease_statement() -> Any:
+    """claimed -> dialing for attempt :lease_attempt claimed at or after :claimed_after, if
+    nothing that forbids the call changed since. Built once (its cache key too): it runs for
+    every call placed."""
+    attempt = table_of(Attempt)
+    other, other_phone, this_phone = attempt.alias("other"), table_of(Phone).alias(), table_of(Phone).alias()
+    still_allowed = and_(
+        exists().where(Campaign.id == attempt.c.campaign_id, Campaign.status == "running"),
+        exists().where(Debtor.id == attempt.c.debtor_id, Debtor.voice_opt_out_at.is_(None)),
+        exists().where(Phone.id == attempt.c.phone_id, Phone.voice_opt_out_at.is_(None),
+                       Phone.wrong_number_at.is_(None)),
+        (attempt.c.debt_id.is_(None))
+        | exists().where(Debt.id == attempt.c.debt_id, Debt.status == "open", Debt.payment_pending.is_(False)),
+        # A number or document put on a block list since the claim.
+        ~exists().where(Phone.id == attempt.c.phone_id, BlockListEntry.kind == "phone",
+                        BlockListEntry.value == Phone.number),
+        ~exists().where(Debtor.id == attempt.c.debtor_id, BlockListEntry.kind == "document",
+                        BlockListEntry.value == Debtor.document),
+        # A call to the same number (another debtor on a shared line) started since.
+        ~exists().where(other.c.active.is_(True), other.c.id != attempt.c.id,
+                        other.c.state != AttemptState.CLAIMED.value, other_phone.c.id == other.c.phone_id,
+                        other_phone.c.number == this_phone.c.number, this_phone.c.id == attempt.c.phone_id),
+    )
+    return (
+        update(attempt)
+        .where(attempt.c.id == bindparam("lease_attempt"), attempt.c.state == AttemptState.CLAIMED.value,
+               attempt.c.created_at >= bindparam("claimed_after"), still_allowed)
+        .values(state=AttemptState.DIALING.value)
+    )
 
 
 def _locked(session: Session, attempt_id: int) -> Attempt | None:
@@ -435,37 +467,13 @@ class Dialer:
     def _take_lease(self, session: Session, attempt_id: int, claimed_after: datetime) -> bool:
         """claimed -> dialing, only if nothing changed that forbids the call since the claim
         and the claim is recent enough that its window check still holds."""
-        attempt = table_of(Attempt)
-        other, other_phone, this_phone = attempt.alias("other"), table_of(Phone).alias(), table_of(Phone).alias()
-        still_allowed = and_(
-            exists().where(Campaign.id == attempt.c.campaign_id, Campaign.status == "running"),
-            exists().where(Debtor.id == attempt.c.debtor_id, Debtor.voice_opt_out_at.is_(None)),
-            exists().where(Phone.id == attempt.c.phone_id, Phone.voice_opt_out_at.is_(None),
-                           Phone.wrong_number_at.is_(None)),
-            (attempt.c.debt_id.is_(None))
-            | exists().where(Debt.id == attempt.c.debt_id, Debt.status == "open", Debt.payment_pending.is_(False)),
-            # A number or document put on a block list since the claim.
-            ~exists().where(Phone.id == attempt.c.phone_id, BlockListEntry.kind == "phone",
-                            BlockListEntry.value == Phone.number),
-            ~exists().where(Debtor.id == attempt.c.debtor_id, BlockListEntry.kind == "document",
-                            BlockListEntry.value == Debtor.document),
-            # A call to the same number (another debtor on a shared line) started since.
-            ~exists().where(other.c.active.is_(True), other.c.id != attempt.c.id,
-                            other.c.state != AttemptState.CLAIMED.value, other_phone.c.id == other.c.phone_id,
-                            other_phone.c.number == this_phone.c.number, this_phone.c.id == attempt.c.phone_id),
-        )
         if is_postgres(session.get_bind()):
             # Leases of one number, in any worker, one at a time until their transaction ends:
             # each sees the other's call (the check above reads only committed rows).
             session.execute(text(
                 "SELECT pg_advisory_xact_lock(hashtextextended(p.number, 0)) "
                 "FROM attempt a JOIN phone p ON p.id = a.phone_id WHERE a.id = :id"), {"id": attempt_id})
-        result = session.execute(
-            update(attempt)
-            .where(attempt.c.id == attempt_id, attempt.c.state == AttemptState.CLAIMED.value,
-                   attempt.c.created_at >= claimed_after, still_allowed)
-            .values(state=AttemptState.DIALING.value)
-        )
+        result = session.execute(_lease_statement(), {"lease_attempt": attempt_id, "claimed_after": claimed_after})
         return rows_changed(result) == 1
 
     @staticmethod
