@@ -29,6 +29,9 @@ from ivr.compliance.zones import plausible_states, resolve_zones
 from ivr.models import Attempt, BlockListEntry, Campaign, ContactEvent, Debt, Debtor, Holiday, Phone
 
 MIN_HUMAN_SECONDS = 6
+# Words that tell a listener a voicemail is about a debt (US-REGF-LCM), in both languages.
+_VOICEMAIL_DEBT_WORDS = ("dívida", "débito", "devendo", "cobrança", "boleto", "pagamento", "valor de",
+                         "debt", "owe", "collect", "payment", "balance", "past due", "r$", "$")
 # Numbering plan of the US and its NANP neighbours: robocalls to mobiles need consent there.
 _NANP_PREFIX = "+1"
 _CHANNELS = ("voice", "sms", "whatsapp")
@@ -374,13 +377,14 @@ def _check_line(report: AuditReport, emulated_calls: Iterable[Any], attempts_by_
         if attempt is None:
             report.add(9, "LOST-ATTEMPT", None, f"call {call.sid} to the carrier has no attempt record")
             continue
-        human = (call.answered_by or "human") == "human" and call.answered_at is not None
+        # Anyone AMD did not call a machine may be a person ("unknown" included).
+        human = call.answered_at is not None and not (call.answered_by or "").startswith(("machine", "fax"))
         if human and call.hangup_source == "twiml" and call.duration is not None and call.duration < MIN_HUMAN_SECONDS:
             report.add(8, "BR-ANATEL-SHORT", attempt.id, f"hung up on a person after {call.duration} s")
         if (call.answered_by or "").startswith(("machine", "fax")):
             debt = debts.get(attempt.debt_id) if attempt.debt_id else None
             heard = " ".join(call.transcript).lower()
-            words = ["dívida", "débito", "debt", "owe", "devendo"]
+            words = list(_VOICEMAIL_DEBT_WORDS)
             if debt is not None:
                 words.append(debt.creditor.name.lower())
             said = [w for w in words if w in heard]

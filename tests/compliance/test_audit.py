@@ -269,3 +269,39 @@ def test_a_message_to_a_block_listed_or_wrong_number_is_reported(sqlite_runtime:
     assert _reported_messages(sqlite_runtime, "BLOCK-LIST") == [after_number, after_document]
     assert before not in _reported_messages(sqlite_runtime, "BLOCK-LIST")
     assert _reported_messages(sqlite_runtime, "WRONG-NUMBER") == [to_wrong_number]
+
+
+def _line(runtime: Runtime, attempt_id: int, **seen: Any) -> list[dict[str, Any]]:
+    """The audit given what the carrier saw of the attempt's call (the emulator's record)."""
+    from types import SimpleNamespace
+
+    with runtime.db.session() as s:
+        sid = s.get_one(Attempt, attempt_id).carrier_call_sid
+        call = SimpleNamespace(sid=sid, parent_call_sid=None, answered_at=T0, answered_by=None,
+                               hangup_source=None, duration=None, transcript=[])
+        for name, value in seen.items():
+            setattr(call, name, value)
+        return audit_contact_log(s, [call]).violations
+
+
+def test_hanging_up_on_whoever_answered_within_6_seconds_is_reported_unless_a_machine(
+    sqlite_runtime: Runtime,
+) -> None:
+    """AMD said "unknown": it may be a person, who must not be hung up on (BR-ANATEL-SHORT)."""
+    debtor_id = _us_debtor(sqlite_runtime)
+    attempt_id = _call(sqlite_runtime, debtor_id, T0)
+    for answered_by, reported in (("human", True), ("unknown", True), (None, True), ("machine_end_beep", False)):
+        violations = _line(sqlite_runtime, attempt_id, answered_by=answered_by, hangup_source="twiml", duration=4)
+        assert [v["rule"] for v in violations] == (["BR-ANATEL-SHORT"] if reported else []), answered_by
+    assert _line(sqlite_runtime, attempt_id, answered_by="unknown", hangup_source="twiml", duration=6) == []
+
+
+def test_a_voicemail_that_says_what_it_is_about_is_reported(sqlite_runtime: Runtime) -> None:
+    debtor_id = _us_debtor(sqlite_runtime)
+    attempt_id = _call(sqlite_runtime, debtor_id, T0)
+    neutral = "Hello, this is Ana from Horizon Services. Please call us back at 555 0100. Thank you!"
+    assert _line(sqlite_runtime, attempt_id, answered_by="machine_end_beep", transcript=[neutral]) == []
+    for said in ("This is about your past due balance.", "Ligamos sobre a sua cobrança.",
+                 "Your payment of $120.50 is due."):
+        violations = _line(sqlite_runtime, attempt_id, answered_by="machine_end_beep", transcript=[said])
+        assert [v["rule"] for v in violations] == ["US-REGF-LCM"], said
