@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import click
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from ivr.config import ConfigError
 from ivr.runtime import Runtime, build_runtime
@@ -33,7 +33,26 @@ class CliContext:
                     f"DATABASE_URL is not a database URL Cordial can use ({exc}); expected "
                     "sqlite:///path/to/cordial.db or postgresql+psycopg://user:password@host/dbname"
                 ) from None
+            except (OperationalError, OSError) as exc:  # no server, refused login, no such folder
+                orig = getattr(exc, "orig", None) or exc
+                reason = str(orig).strip().splitlines()[0]
+                raise click.ClickException(
+                    f"cannot open the database (DATABASE_URL={_shown_url()}): {reason}"
+                ) from None
         return self._runtime
+
+
+def _shown_url() -> str:
+    """DATABASE_URL as configured, its password hidden."""
+    from sqlalchemy.engine import make_url
+
+    from ivr.config import load_config
+
+    url = load_config().database_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "not a URL"
 
 
 class FiniteFloatRange(click.FloatRange):

@@ -65,3 +65,21 @@ def test_a_bad_database_url_names_the_setting_and_what_is_expected(cli, monkeypa
     assert result.output.startswith("Error: DATABASE_URL is not a database URL")
     assert "expected sqlite:///" in result.output and "postgresql+psycopg://" in result.output
     assert "secret" not in result.output  # the URL's password is not echoed
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("postgresql+psycopg://cordial:secret@127.0.0.1:1/cordial", "Connection refused"),
+        ("sqlite:////proc/no-such-folder/cordial.db", "No such file or directory"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_a_clear_error(cli, monkeypatch, url, reason) -> None:
+    """No server at the address, a folder that cannot be made: one line naming DATABASE_URL
+    (its password hidden) and the reason, not a traceback."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = cli("why", "D-1")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: cannot open the database (DATABASE_URL=")
+    assert reason in result.output and "secret" not in result.output
+    assert "Traceback" not in result.output
