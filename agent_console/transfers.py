@@ -99,6 +99,30 @@ def take_transfer(runtime: Runtime, attempt_id: int, user: User) -> TransferStat
 
     url = agent_connect_url(runtime.config, attempt_id, user.id)
     confirmed = True
+
+    def record(kind: str, exc: Exception) -> None:
+        log.warning(
+            "take transfer: redirect of call %s for attempt %s: %s: %s",
+            call_sid,
+            attempt_id,
+            kind,
+            exc,
+        )
+        with runtime.db.session() as session:
+            session.add(
+                ContactEvent(
+                    debtor_id=debtor_id,
+                    attempt_id=attempt_id,
+                    phone_id=phone_id,
+                    debt_id=debt_id,
+                    kind=kind,
+                    channel="voice",
+                    actor=actor_of(user),
+                    occurred_at=runtime.clock.now(),
+                    data={"user_id": user.id, "call_sid": call_sid, "error": str(exc)[:200]},
+                )
+            )
+
     try:
         carrier.redirect_call(call_sid, url)
     except CarrierOutcomeUnknown as exc:
@@ -106,48 +130,10 @@ def take_transfer(runtime: Runtime, attempt_id: int, user: User) -> TransferStat
         # the queue, another agent's take would pull the call away from this one. The
         # take stands; had the redirect not been applied, the caller leaves the queue at
         # the campaign's transfer timeout as when no agent answers.
-        log.warning(
-            "take transfer: redirect of call %s for attempt %s unconfirmed: %s",
-            call_sid,
-            attempt_id,
-            exc,
-        )
         confirmed = False
-        with runtime.db.session() as session:
-            session.add(
-                ContactEvent(
-                    debtor_id=debtor_id,
-                    attempt_id=attempt_id,
-                    phone_id=phone_id,
-                    debt_id=debt_id,
-                    kind="transfer.take_unconfirmed",
-                    channel="voice",
-                    actor=actor_of(user),
-                    occurred_at=runtime.clock.now(),
-                    data={"user_id": user.id, "call_sid": call_sid, "error": str(exc)[:200]},
-                )
-            )
+        record("transfer.take_unconfirmed", exc)
     except Exception as exc:  # any other carrier failure puts the call back in the queue
-        log.warning(
-            "take transfer: redirect of call %s for attempt %s failed: %s",
-            call_sid,
-            attempt_id,
-            exc,
-        )
-        with runtime.db.session() as session:
-            session.add(
-                ContactEvent(
-                    debtor_id=debtor_id,
-                    attempt_id=attempt_id,
-                    phone_id=phone_id,
-                    debt_id=debt_id,
-                    kind="transfer.take_failed",
-                    channel="voice",
-                    actor=actor_of(user),
-                    occurred_at=runtime.clock.now(),
-                    data={"user_id": user.id, "call_sid": call_sid, "error": str(exc)[:200]},
-                )
-            )
+        record("transfer.take_failed", exc)
         raise TakeRefused("carrier-error", str(exc)[:200]) from None
     return TransferState(
         attempt_id=attempt_id,
