@@ -5,7 +5,6 @@ as `cordial simulate` does for the debtor it dials."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -13,34 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from ivr.app import create_app
-from ivr.models import Attempt, ContactEvent, Debtor, Phone
+from ivr.models import Attempt, ContactEvent, Debtor
 from ivr.runtime import Runtime
+from ivr.simulation import called_person_facts
 from ivr.telephony.carrier import CallRequest
 from ivr.telephony.emulator import CarrierEmulator, Persona, PersonaChooser, WsgiTransport
 from ivr.telephony.emulator.personas import person_facts
 from ivr.voice.urls import answer_url, status_url
 from tests.voice.carrier_helpers import PROFILES, Seeded, seed_call
-
-
-def facts_of_the_called(runtime: Runtime) -> Callable[[str], dict[str, str] | None]:
-    """The facts of the debtor whose attempt is in progress on a number: what the side
-    placing the calls knows, handed to the emulator (which never reads the database)."""
-
-    def facts_for(number: str) -> dict[str, str] | None:
-        with runtime.db.session() as session:
-            called = session.execute(
-                select(Debtor.birth_date, Debtor.document)
-                .join(Attempt, Attempt.debtor_id == Debtor.id)
-                .join(Phone, Phone.id == Attempt.phone_id)
-                .where(Phone.number == number, Attempt.active.is_(True))
-                .order_by(Attempt.id.desc())
-                .limit(1)
-            ).first()
-        if called is None:
-            return None
-        return person_facts(birth_date=called.birth_date, document=called.document)
-
-    return facts_for
 
 
 def make_network(
@@ -118,7 +97,7 @@ def test_a_persona_answers_the_birth_year_of_the_debtor_it_was_assigned_for(sqli
         clock,
         PersonaChooser.default(
             explicit={PROFILES["sp"].number: "asks_sms"},
-            facts_for=facts_of_the_called(sqlite_runtime),
+            facts_for=called_person_facts(sqlite_runtime),
         ),
     )
     seeded = seed(sqlite_runtime, "sp", second_factor="birth_year", born=date(1972, 3, 9))
