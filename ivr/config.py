@@ -9,6 +9,7 @@ README's configuration table is generated from SETTINGS (`cordial config
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CORDIAL_EMULATOR_URL", "http://127.0.0.1:5080", "Base URL of the local carrier emulator's REST API (`cordial emulator`), used with CORDIAL_CARRIER=emulator by processes that do not run it themselves."),
     Setting("TWILIO_ACCOUNT_SID", "", "Twilio account SID (only with CORDIAL_CARRIER=twilio)."),
     Setting("TWILIO_AUTH_TOKEN", "", "Twilio auth token; also the key that signs and validates webhooks."),
+    Setting("TWILIO_WHATSAPP_FROM", "", "WhatsApp-enabled sender of WhatsApp second copies (E.164, e.g. `+5511940000000`; a `whatsapp:` prefix is accepted); not the campaigns' voice caller ID unless that number is WhatsApp-enabled. Empty: with CORDIAL_CARRIER=twilio, second copies go by SMS; with the emulator, its built-in sender `+14155238886`."),
+    Setting("TWILIO_WHATSAPP_CONTENT_SID_PT_BR", "", "Content SID (`HX` and 32 hex digits) of the WhatsApp template approved for the pt-BR second copy (its text and variables: `whatsapp_second_copy` in `ivr/messaging/templates/pt-BR.yaml`; see Twilio setup). Empty: with CORDIAL_CARRIER=twilio, pt-BR debtors who prefer WhatsApp get the second copy by SMS; with the emulator, its built-in template."),
+    Setting("TWILIO_WHATSAPP_CONTENT_SID_EN_US", "", "The same for the en-US second copy (`ivr/messaging/templates/en-US.yaml`)."),
     Setting("CORDIAL_PUBLIC_BASE_URL", "http://127.0.0.1:5000", "Public base URL of the web app as Twilio sees it (behind a proxy or tunnel); webhook URLs and signatures are computed from it."),
     Setting("CORDIAL_DEFAULT_REGION", "BR", "Region used to parse phone numbers written without a country code."),
     Setting("CORDIAL_DEFAULT_LANGUAGE", "pt-BR", "Language of prompts and console when a debtor or user has none (`pt-BR` or `en-US`)."),
@@ -50,6 +54,25 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+# What the local carrier emulator's account has, used when CORDIAL_CARRIER=emulator leaves
+# the WhatsApp settings empty, so `cordial demo` sends WhatsApp second copies as in
+# production: a WhatsApp-enabled sender (the number of Twilio's WhatsApp sandbox) and the
+# second-copy template of each language, "approved" (the emulator knows their texts).
+EMULATOR_WHATSAPP_FROM = "+14155238886"
+EMULATOR_WHATSAPP_CONTENT_SIDS = {"pt-BR": "HX" + "0" * 31 + "1", "en-US": "HX" + "0" * 31 + "2"}
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+
+
+def whatsapp_content_sid_setting(language: str) -> str:
+    """The setting that holds the WhatsApp template for `language`: pt-BR ->
+    TWILIO_WHATSAPP_CONTENT_SID_PT_BR."""
+    return "TWILIO_WHATSAPP_CONTENT_SID_" + language.upper().replace("-", "_")
+
+
+_WHATSAPP_CONTENT_SIDS = tuple(s.name for s in SETTINGS if s.name.startswith("TWILIO_WHATSAPP_CONTENT_SID_"))
 # Settings that must be whole numbers, 0 or more (checked when the configuration loads).
 _COUNTS = ("CORDIAL_WEBHOOK_POLL_MICROSECONDS",)
 
@@ -80,6 +103,30 @@ class Config:
             return float(raw)
         except ValueError:
             raise ConfigError(f"setting {name}={raw!r} is not a number") from None
+
+    @property
+    def on_emulator(self) -> bool:
+        return self.get("CORDIAL_CARRIER") != "twilio"
+
+    def whatsapp_sender(self) -> str | None:
+        """The WhatsApp-enabled sender (E.164, no `whatsapp:` prefix), or None when WhatsApp
+        is not configured. On the emulator an empty setting means the emulator's own."""
+        configured = self.get("TWILIO_WHATSAPP_FROM").strip().removeprefix("whatsapp:")
+        if configured:
+            return configured
+        return EMULATOR_WHATSAPP_FROM if self.on_emulator else None
+
+    def whatsapp_content_sid(self, language: str) -> str | None:
+        """The Content SID of the approved WhatsApp second-copy template in `language`, or
+        None when there is none (then WhatsApp second copies in that language go by SMS).
+        On the emulator an empty setting means the emulator's own template."""
+        name = whatsapp_content_sid_setting(language)
+        if name not in _DEFAULTS:
+            return None
+        configured = self.get(name).strip()
+        if configured:
+            return configured
+        return EMULATOR_WHATSAPP_CONTENT_SIDS.get(language) if self.on_emulator else None
 
 
 class ConfigError(ValueError):
@@ -120,6 +167,29 @@ def _check(values: dict[str, str]) -> None:
         missing = [n for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") if not values.get(n)]
         if missing:
             raise ConfigError(f"CORDIAL_CARRIER=twilio needs {' and '.join(missing)} in the environment or .env")
+    _check_whatsapp(values)
+
+
+def _check_whatsapp(values: dict[str, str]) -> None:
+    sender = values.get("TWILIO_WHATSAPP_FROM", "").strip()
+    if sender and not _E164.match(sender.removeprefix("whatsapp:")):
+        raise ConfigError(
+            f"setting TWILIO_WHATSAPP_FROM={values['TWILIO_WHATSAPP_FROM']!r} is not valid; expected the "
+            "WhatsApp-enabled number in E.164, e.g. +5511940000000"
+        )
+    templates = [n for n in _WHATSAPP_CONTENT_SIDS if values.get(n, "").strip()]
+    for name in templates:
+        if not _CONTENT_SID.match(values[name].strip()):
+            raise ConfigError(
+                f"setting {name}={values[name]!r} is not valid; expected a Content SID, HX and 32 "
+                "hex digits (Twilio Console, Messaging > Content Template Builder)"
+            )
+    if templates and not sender and values.get("CORDIAL_CARRIER") == "twilio":
+        raise ConfigError(
+            f"{templates[0]} is set but TWILIO_WHATSAPP_FROM is empty: WhatsApp templates are sent "
+            "from a WhatsApp-enabled sender; set it, or leave the templates empty to send second "
+            "copies by SMS"
+        )
 
 
 def settings_markdown() -> str:

@@ -1,6 +1,7 @@
 """Messaging webhooks the carrier calls.
 
-    POST /messaging/status?message=<id>   delivery status of a sent message
+    POST /messaging/status?message=<id>   delivery status of a sent message; a WhatsApp
+                                          second copy that failed goes again by SMS
     POST /messaging/inbound               a reply; SAIR / STOP (and friends) opt the number out
 
 Signed like the voice webhooks (403 otherwise); always answer valid TwiML.
@@ -12,11 +13,13 @@ import logging
 import unicodedata
 
 from flask import Blueprint, Flask, Response, request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr.app import runtime_of
+from ivr.db import rows_changed
 from ivr.messaging.message_templates import message_book, message_books
+from ivr.messaging.second_copy import send_second_copy_by_sms_instead
 from ivr.models import ContactEvent, Debtor, Phone, SmsMessage
 from ivr.voice.signatures import carrier_form, is_signed_by_carrier
 
@@ -37,6 +40,8 @@ _STATUS_RANK = {
     "failed": 5,
     "canceled": 5,
 }
+# A WhatsApp second copy reported so goes again by SMS.
+_NOT_DELIVERED = frozenset({"failed", "undelivered"})
 
 
 def register_messaging(app: Flask) -> None:
@@ -68,30 +73,59 @@ def delivery_status_advances(current: str, reported: str) -> bool:
 def status() -> Response:
     runtime = runtime_of()
     raw = request.args.get("message", "")
-    reported = (carrier_form(request).get("MessageStatus") or "").strip().lower()
+    form = carrier_form(request)
+    reported = (form.get("MessageStatus") or "").strip().lower()
+    error_code = (form.get("ErrorCode") or "").strip()[:10]
+    fall_back = None
     try:
         message_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
         with runtime.db.session() as session:
             message = session.get(SmsMessage, message_id) if message_id is not None else None
             if message is not None and delivery_status_advances(message.status, reported):
-                message.status = reported
-                session.add(
-                    ContactEvent(
-                        debtor_id=message.debtor_id,
-                        phone_id=message.phone_id,
-                        debt_id=message.debt_id,
-                        kind="sms.status",
-                        channel=message.channel,
-                        actor="carrier",
-                        occurred_at=runtime.clock.now(),
-                        data={"sms_id": message.id, "status": reported},
+                # Moved only from the status it was read with: of two deliveries of one report
+                # (the carrier may repeat a callback), one records it and may fall back.
+                moved = rows_changed(
+                    session.execute(
+                        update(SmsMessage)
+                        .where(SmsMessage.id == message.id, SmsMessage.status == message.status)
+                        .values(status=reported)
                     )
                 )
+                if moved:
+                    data: dict[str, object] = {"sms_id": message.id, "status": reported}
+                    if error_code:
+                        data["error_code"] = error_code
+                    fall_back = message.id if _falls_back(message.channel, reported) else None
+                    if fall_back is not None:
+                        data["fallback"] = "sms"
+                    session.add(
+                        ContactEvent(
+                            debtor_id=message.debtor_id,
+                            phone_id=message.phone_id,
+                            debt_id=message.debt_id,
+                            kind="sms.status",
+                            channel=message.channel,
+                            actor="carrier",
+                            occurred_at=runtime.clock.now(),
+                            data=data,
+                        )
+                    )
+        if fall_back is not None:
+            # After the status is on record: its own unit of work, which records the SMS or
+            # why it was not sent.
+            with runtime.db.session() as session:
+                send_second_copy_by_sms_instead(session, runtime, fall_back)
     except Exception:
         log.exception(
             "message status callback failed (message %s, status %s)", raw[:20], reported[:20]
         )
     return _twiml()
+
+
+def _falls_back(channel: str, reported: str) -> bool:
+    """WhatsApp did not deliver (outside the 24-hour window without a template, not a
+    WhatsApp user, ...): the second copy goes by SMS. An SMS that failed does not."""
+    return channel == "whatsapp" and reported in _NOT_DELIVERED
 
 
 def _fold_keyword(word: str) -> str:

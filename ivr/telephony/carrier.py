@@ -6,6 +6,7 @@ the local carrier emulator reached through the same Twilio SDK) implement it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -56,12 +57,18 @@ class CallInfo:
 class MessageRequest:
     to: str
     from_: str
+    # The text the recipient reads. With a content template it is not sent (the carrier
+    # renders the approved template); it is what Cordial expects that rendering to be.
     body: str
     channel: str = "sms"  # sms | whatsapp
     status_callback: str | None = None
     idempotency_key: str | None = None
     # No send request at or after this instant (a caller waiting on the line): retries stop.
     send_by: datetime | None = None
+    # An approved template (Twilio Content API, HX...) and its variables ({"1": ...}):
+    # what WhatsApp requires of a message the business starts.
+    content_sid: str | None = None
+    content_variables: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

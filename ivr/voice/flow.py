@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ivr.db import rows_changed
-from ivr.messaging.second_copy import SecondCopyRefused, channel_for, send_second_copy
+from ivr.messaging.second_copy import SecondCopyRefused, second_copy_channel, send_second_copy
 from ivr.models import Callback, Debt, Debtor, DebtStatus, Phone, User
 from ivr.runtime import Runtime
 from ivr.speech.live import start_live_transcript  # live transcript of transfers
@@ -421,7 +421,11 @@ class CallFlow:
         return lines
 
     def _ask_menu(self, prefix: Sequence[Line], tries: int) -> None:
-        channel = CHANNEL_NAMES[channel_for(self.debtor.preferred_channel)]
+        channel = CHANNEL_NAMES[
+            second_copy_channel(
+                self.runtime.config, self.debtor.preferred_channel, self.debtor.language
+            )
+        ]
         url = self._url("menu", tries)
         self.reply.ask(
             [*prefix, line("menu", channel=channel)],
@@ -451,11 +455,10 @@ class CallFlow:
         )
 
     def _send_second_copy(self) -> None:
-        channel = channel_for(self.debtor.preferred_channel)
         self.writes.write_events()  # the key press goes in the log before what it caused
         session, call = self.session, self.call
         try:
-            send_second_copy(
+            message = send_second_copy(
                 session,
                 self.runtime,
                 session.get_one(Debtor, self.debtor.id),
@@ -463,7 +466,6 @@ class CallFlow:
                 "ivr",
                 phone=session.get(Phone, call.phone.id),
                 attempt_id=self.attempt.id,
-                channel=channel,
                 send_within=SECOND_COPY_SEND_SECONDS,
             )
         except SecondCopyRefused as refused:
@@ -471,7 +473,8 @@ class CallFlow:
             self._ask_menu([line("sms_unavailable")], tries=0)
             return
         self._outcome("second-copy-sent")
-        self._ask_menu([line("sms_sent", channel=CHANNEL_NAMES[channel])], tries=0)
+        # The channel it went by: SMS where WhatsApp is not configured or refused it.
+        self._ask_menu([line("sms_sent", channel=CHANNEL_NAMES[message.channel])], tries=0)
 
     # -- callback ---------------------------------------------------------------------
 

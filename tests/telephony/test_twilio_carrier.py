@@ -360,6 +360,10 @@ def test_cancelling_a_ringing_call(world: VirtualWorld) -> None:
 
 
 def test_sms_and_whatsapp_messages(world: VirtualWorld) -> None:
+    # A free-form WhatsApp message goes from a WhatsApp sender to a user who wrote to it
+    # within 24 hours (otherwise only a template does: see test_emulator_whatsapp.py).
+    world.emulator.whatsapp_senders.add("+551140000001")
+    world.emulator.receive_whatsapp(f"whatsapp:{DEBTOR}", "whatsapp:+551140000001")
     sms = world.carrier.send_message(
         MessageRequest(
             to=DEBTOR,

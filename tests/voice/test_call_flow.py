@@ -775,3 +775,75 @@ def test_agent_connect_for_an_unknown_agent_offers_a_callback(start_call, fake_f
         )
     )
     assert "atendentes estão ocupados" in said(twiml) and call.gather is not None
+
+
+# -- the second copy by WhatsApp -------------------------------------------------------------
+
+
+def _configure_twilio(runtime, **settings: str) -> None:
+    """The runtime as an operator configured it for Twilio (webhooks still signed with the
+    token these tests sign with)."""
+    from ivr.config import load_config
+    from ivr.telephony.dev_credentials import EMULATOR_AUTH_TOKEN
+
+    runtime.config = load_config(
+        {
+            "DATABASE_URL": runtime.config.database_url,
+            "CORDIAL_INSTANCE_PATH": str(runtime.config.instance_path),
+            "CORDIAL_CARRIER": "twilio",
+            "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+            "TWILIO_AUTH_TOKEN": EMULATOR_AUTH_TOKEN,
+            **settings,
+        },
+        env_file=None,
+    )
+
+
+def test_menu_1_sends_a_whatsapp_debtor_the_approved_template_from_the_whatsapp_sender(
+    start_call, sqlite_runtime, carrier
+):
+    _configure_twilio(
+        sqlite_runtime,
+        TWILIO_WHATSAPP_FROM="+5511940000000",
+        TWILIO_WHATSAPP_CONTENT_SID_PT_BR="HX" + "a" * 32,
+    )
+    call, seeded = start_call("mg", preferred_channel="whatsapp")
+    call.answer()
+    call.press("1")
+    assert "por WhatsApp" in said(call.press("1"))
+    [message] = carrier.messages
+    assert message.channel == "whatsapp" and message.from_ == "+5511940000000"
+    assert message.content_sid == "HX" + "a" * 32 and message.content_variables
+    assert message.send_by == sqlite_runtime.clock.now() + SECOND_COPY_SEND_SECONDS
+    sent = [e for e in events(sqlite_runtime, seeded.attempt_id) if e.kind == "sms.sent"]
+    assert [e.channel for e in sent] == ["whatsapp"]
+
+
+def test_menu_1_without_whatsapp_configured_sends_a_whatsapp_debtor_the_copy_by_sms(
+    start_call, sqlite_runtime, carrier
+):
+    _configure_twilio(sqlite_runtime)  # no WhatsApp sender, no approved template
+    call, seeded = start_call("mg", preferred_channel="whatsapp")
+    call.answer()
+    call.press("1")
+    call.press("1")
+    [message] = carrier.messages
+    assert message.channel == "sms" and message.content_sid is None
+    assert message.from_ == "+551130000000"
+    sent = [e for e in events(sqlite_runtime, seeded.attempt_id) if e.kind == "sms.sent"]
+    assert [e.channel for e in sent] == ["sms"] and sent[0].data["requested_channel"] == "whatsapp"
+    with sqlite_runtime.db.session() as session:
+        assert session.scalars(select(SmsMessage.channel)).all() == ["sms"]
+    assert attempt_of(sqlite_runtime, seeded.attempt_id).outcome == "second-copy-sent"
+
+
+def test_menu_1_without_whatsapp_configured_tells_the_caller_sms(
+    start_call, sqlite_runtime, carrier
+):
+    _configure_twilio(sqlite_runtime)
+    call, _ = start_call("mg", preferred_channel="whatsapp")
+    call.answer()
+    menu = said(call.press("1"))
+    assert "por SMS" in menu and "WhatsApp" not in menu
+    confirmation = said(call.press("1"))
+    assert "Enviamos a segunda via por SMS" in confirmation and "WhatsApp" not in confirmation

@@ -15,9 +15,10 @@ import io
 import itertools
 import json
 import logging
+import re
 import threading
 import wave
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -28,6 +29,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from twilio.request_validator import RequestValidator
 
 from ivr.clock import Clock, SystemClock
+from ivr.config import EMULATOR_WHATSAPP_CONTENT_SIDS, EMULATOR_WHATSAPP_FROM
 from ivr.telephony.dev_credentials import EMULATOR_ACCOUNT_SID, EMULATOR_AUTH_TOKEN
 
 from .faults import FaultPlan
@@ -52,6 +54,29 @@ SIP_RESPONSE_CODES = {
     "failed": "500",
 }
 DEFAULT_PLAY_SECONDS = 3.0  # a <Play> whose file cannot be read
+# WhatsApp's customer service window: free-form messages reach a user only this long after
+# the user last wrote to the business; outside it, only approved templates do.
+WHATSAPP_SERVICE_WINDOW = timedelta(hours=24)
+# Why a message was not delivered (Twilio's error codes, reported in the status callback).
+MESSAGE_ERRORS = {
+    30003: "Unreachable destination handset",
+    63007: "Twilio could not find a Channel with the specified From address",
+    63016: "Failed to send freeform message because you are outside the allowed window. "
+    "If you are using WhatsApp, please use a Message Template.",
+}
+_CONTENT_VARIABLE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+def cordial_content_templates() -> dict[str, str]:
+    """The emulator account's approved templates: Cordial's WhatsApp second copy in each
+    language, under the SIDs CORDIAL_CARRIER=emulator uses by default."""
+    from ivr.messaging.message_templates import message_books
+
+    return {
+        EMULATOR_WHATSAPP_CONTENT_SIDS[language]: book.whatsapp_second_copy.text
+        for language, book in message_books().items()
+        if book.whatsapp_second_copy is not None and language in EMULATOR_WHATSAPP_CONTENT_SIDS
+    }
 
 
 class ApiError(Exception):
@@ -116,6 +141,8 @@ class CarrierEmulator:
         play_captions: Callable[[str], str | None] | None = None,
         seed: str = "cordial",
         time_scale: float = 1.0,
+        whatsapp_senders: Iterable[str] | None = None,
+        content_templates: Mapping[str, str] | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -136,6 +163,18 @@ class CarrierEmulator:
         self.switchboard = Switchboard(self)
         self.streams = MediaStreams(self)
         self.undeliverable: set[str] = set()  # message recipients whose messages fail
+        # The account's WhatsApp-enabled senders (E.164, no prefix); WhatsApp messages from any
+        # other number fail (63007).
+        senders = [EMULATOR_WHATSAPP_FROM] if whatsapp_senders is None else whatsapp_senders
+        self.whatsapp_senders: set[str] = {n.removeprefix("whatsapp:") for n in senders}
+        # The account's approved content templates: SID -> text with {{1}}, {{2}}, ...
+        self.content_templates: dict[str, str] = (
+            dict(content_templates)
+            if content_templates is not None
+            else cordial_content_templates()
+        )
+        # When each WhatsApp user last wrote to each sender: (user, sender) -> instant.
+        self.whatsapp_inbound: dict[tuple[str, str], datetime] = {}
         self.calls: dict[str, EmulatedCall] = {}
         self.messages: dict[str, EmulatedMessage] = {}
         self.recordings: dict[str, Recording] = {}
@@ -335,31 +374,85 @@ class CarrierEmulator:
 
     # --- messages (REST) ----------------------------------------------------------
     def create_message(
-        self, *, to: str, from_: str, body: str, status_callback: str | None = None
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str | None = None,
+        status_callback: str | None = None,
+        content_sid: str | None = None,
+        content_variables: Mapping[str, str] | None = None,
     ) -> EmulatedMessage:
+        """Accept a message as Twilio does (queued), then deliver it or report, through the
+        status callback, why not: a WhatsApp message from a number that is not a WhatsApp
+        sender fails (63007), and a free-form one (no template) to a user who has not written
+        within 24 hours fails (63016); recipients in `undeliverable` are unreachable (30003)."""
         with self.lock:
             now = self.now()
+            if content_sid is not None:
+                template = self.content_templates.get(content_sid)
+                if template is None:
+                    raise ApiError(400, 21655, "The ContentSid is Invalid")
+                variables = dict(content_variables or {})
+                body = _CONTENT_VARIABLE.sub(
+                    lambda m: variables.get(m.group(1), m.group(0)), template
+                )
             message = EmulatedMessage(
                 sid=self.new_sid("SM"),
                 account_sid=self.account_sid,
                 to=to,
                 from_=from_,
-                body=body,
+                body=body or "",
                 date_created=now,
                 date_updated=now,
                 status_callback=status_callback,
+                content_sid=content_sid,
+                content_variables=None if content_variables is None else dict(content_variables),
             )
             self.messages[message.sid] = message
-            message.note(now, "created", channel=message.channel, body=body)
-            final = (
-                "undelivered" if to.removeprefix("whatsapp:") in self.undeliverable else "delivered"
+            message.note(
+                now,
+                "created",
+                channel=message.channel,
+                body=message.body,
+                content_sid=content_sid,
+                content_variables=message.content_variables,
             )
+            final, error = self._message_fate(message, now)
             label = f"message {message.sid}"
             self.timeline.after(0.0, lambda: self._message_progress(message, "queued"), label)
-            self.timeline.after(1.0, lambda: self._message_progress(message, "sent"), label)
-            self.timeline.after(3.0, lambda: self._message_progress(message, final), label)
+            if final == "failed":  # refused by the channel: never sent
+                self.timeline.after(
+                    1.0, lambda: self._message_progress(message, final, error), label
+                )
+            else:
+                self.timeline.after(1.0, lambda: self._message_progress(message, "sent"), label)
+                self.timeline.after(
+                    3.0, lambda: self._message_progress(message, final, error), label
+                )
             self.timeline.notify()
         return message
+
+    def receive_whatsapp(self, from_: str, to: str = EMULATOR_WHATSAPP_FROM) -> None:
+        """The user `from_` wrote to the WhatsApp sender `to`: for 24 hours the sender may
+        answer with free-form messages (WhatsApp's customer service window)."""
+        with self.lock:
+            key = (from_.removeprefix("whatsapp:"), to.removeprefix("whatsapp:"))
+            self.whatsapp_inbound[key] = self.now()
+
+    def _message_fate(self, message: EmulatedMessage, now: datetime) -> tuple[str, int | None]:
+        """How a message ends: final status and error code."""
+        to, from_ = message.to.removeprefix("whatsapp:"), message.from_.removeprefix("whatsapp:")
+        if message.channel == "whatsapp":
+            if from_ not in self.whatsapp_senders:
+                return "failed", 63007
+            wrote = self.whatsapp_inbound.get((to, from_))
+            in_window = wrote is not None and now - wrote < WHATSAPP_SERVICE_WINDOW
+            if message.content_sid is None and not in_window:
+                return "failed", 63016
+        if to in self.undeliverable:
+            return "undelivered", 30003
+        return "delivered", None
 
     def get_message(self, sid: str) -> EmulatedMessage:
         message = self.messages.get(sid)
@@ -367,12 +460,16 @@ class CarrierEmulator:
             raise ApiError(404, 20404, f"The requested resource Messages/{sid}.json was not found")
         return message
 
-    def _message_progress(self, message: EmulatedMessage, status: str) -> None:
+    def _message_progress(
+        self, message: EmulatedMessage, status: str, error_code: int | None = None
+    ) -> None:
         now = self.now()
         message.status, message.date_updated = status, now
         if status == "sent":
             message.date_sent = now
-        message.note(now, "status", status=status)
+        if error_code is not None:
+            message.error_code = error_code
+        message.note(now, "status", status=status, error_code=error_code)
         if not message.status_callback:
             return
         params = [
@@ -385,8 +482,8 @@ class CarrierEmulator:
             ("MessageStatus", status),
             ("SmsStatus", status),
         ]
-        if status == "undelivered":
-            params.append(("ErrorCode", "30003"))
+        if error_code is not None:
+            params.append(("ErrorCode", str(error_code)))
         token = self.new_sid("")
         for delivery in range(1, 3 if self.duplicate_status_callbacks else 2):
             response = self._post_signed("POST", message.status_callback, params, token)

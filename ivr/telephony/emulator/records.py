@@ -131,12 +131,15 @@ class EmulatedMessage:
     account_sid: str
     to: str
     from_: str
-    body: str
+    body: str  # with a content template, the template's text with the variables filled in
     date_created: datetime
     status_callback: str | None = None
     status: str = "queued"
     date_updated: datetime | None = None
     date_sent: datetime | None = None
+    content_sid: str | None = None  # the template it was sent with (Content API, HX...)
+    content_variables: dict[str, str] | None = None
+    error_code: int | None = None  # why it failed or was undelivered (Twilio's code)
     log: list[LogEntry] = field(default_factory=list)
 
     @property
@@ -152,7 +155,10 @@ class EmulatedMessage:
             "to": self.to,
             "from": self.from_,
             "body": self.body,
+            "content_sid": self.content_sid,
+            "content_variables": self.content_variables,
             "status": self.status,
+            "error_code": self.error_code,
             "date_created": self.date_created.isoformat(),
             "log": [e.to_dict() for e in self.log],
         }

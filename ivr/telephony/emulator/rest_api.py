@@ -1,11 +1,13 @@
 """The emulator's REST API: the part of Twilio's 2010-04-01 API that Cordial
-uses (Calls: create, list, fetch, update; Messages: create, list, fetch;
-Recordings: media), with Twilio's JSON shapes, Basic auth and error bodies,
-so the official `twilio` SDK works against it unchanged."""
+uses (Calls: create, list, fetch, update; Messages: create with a Body or a content
+template (ContentSid, ContentVariables), list, fetch; Recordings: media), with Twilio's
+JSON shapes, Basic auth and error bodies, so the official `twilio` SDK works against it
+unchanged."""
 
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, jsonify, request
 
-from .emulator import API_VERSION, ApiError, rfc2822
+from .emulator import API_VERSION, MESSAGE_ERRORS, ApiError, rfc2822
 from .faults import Fault
 from .records import EmulatedCall, EmulatedMessage
 
@@ -83,9 +85,9 @@ def message_json(message: EmulatedMessage) -> dict[str, Any]:
         "date_sent": rfc2822(message.date_sent),
         "date_updated": rfc2822(message.date_updated),
         "direction": "outbound-api",
-        "error_code": 30003 if message.status == "undelivered" else None,
-        "error_message": "Unreachable destination handset"
-        if message.status == "undelivered"
+        "error_code": message.error_code,
+        "error_message": MESSAGE_ERRORS.get(message.error_code)
+        if message.error_code is not None
         else None,
         "from": message.from_,
         "messaging_service_sid": None,
@@ -165,21 +167,52 @@ def parse_call_update(form: Form) -> dict[str, Any]:
     return {"status": status, "url": url, "method": _one(form, "Method", "POST"), "twiml": twiml}
 
 
+CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+
+
 def parse_message_creation(form: Form) -> dict[str, Any]:
     to, from_, body = _one(form, "To"), _one(form, "From"), _one(form, "Body")
+    content_sid, raw_variables = _one(form, "ContentSid"), _one(form, "ContentVariables")
     if not to:
         raise ApiError(400, 21604, "A 'To' phone number is required.")
     if not from_:
         raise ApiError(400, 21603, "A 'From' phone number is required.")
-    if not body:
+    if raw_variables is not None and content_sid is None:
+        raise ApiError(
+            400, 21654, "A ContentSid must be specified if ContentVariables are provided."
+        )
+    if content_sid is not None and not CONTENT_SID.match(content_sid):
+        raise ApiError(400, 21655, "The ContentSid is Invalid")
+    if not body and content_sid is None:
         raise ApiError(400, 21602, "Message body is required.")
+    content_variables = _content_variables(raw_variables) if raw_variables is not None else None
     if to.startswith("whatsapp:") != from_.startswith("whatsapp:"):
         raise ApiError(
             400, 21910, "Invalid From and To pair. From and To should be of the same channel"
         )
     if not E164.match(to.removeprefix("whatsapp:")):
         raise ApiError(400, 21211, f"Invalid 'To' Phone Number: {to}")
-    return {"to": to, "from_": from_, "body": body, "status_callback": _one(form, "StatusCallback")}
+    return {
+        "to": to,
+        "from_": from_,
+        "body": None if content_sid else body,  # a template's text is the template's
+        "status_callback": _one(form, "StatusCallback"),
+        "content_sid": content_sid,
+        "content_variables": content_variables,
+    }
+
+
+def _content_variables(raw: str) -> dict[str, str]:
+    """ContentVariables: a JSON object of placeholder -> value."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in parsed.values()
+    ):
+        raise ApiError(400, 21656, "The ContentVariables Parameter is invalid")
+    return {str(k): str(v) for k, v in parsed.items()}
 
 
 def _filter_bound(value: str, name: str) -> tuple[datetime, bool]:
