@@ -61,7 +61,7 @@ from agent_console.timeline import debtor_timeline, right_party_check
 from agent_console.transfers import TakeRefused, actor_of, take_transfer
 from agent_console.web import console_blueprint, current_language, db, now, wants_json
 from ivr.app import runtime_of
-from ivr.messaging.second_copy import SecondCopyRefused
+from ivr.messaging.second_copy import SecondCopyRefused, second_copy_channel
 from ivr.models import Attempt, Callback, ContactEvent, Debt, Debtor, DebtStatus, PromiseToPay, User
 from ivr.promises.installments import InstallmentPlan, PlanError, late_fee_cap
 from ivr.promises.service import plan_for_debt, record_promise, terms_for_debt
@@ -220,6 +220,10 @@ def debtor_context(
         "phones": debtor.phones,
         "debts": debtor.debts,
         "open_debts": open_debts,
+        # The channel a second copy would go by (SMS where WhatsApp is not set up).
+        "second_copy_channel": second_copy_channel(
+            runtime_of().config, debtor.preferred_channel, debtor.language
+        ),
         "timeline": debtor_timeline(session, debtor.id),
         "right_party": right_party_check(session, debtor.id),
         "callbacks": session.scalars(

@@ -269,6 +269,34 @@ def test_a_second_copy_the_carrier_did_not_confirm_is_not_called_refused(
     assert "SMS não confirmado" in text_of(agent.get(f"/console/debtors/{world.debtor_id}"))
 
 
+def test_the_second_copy_button_names_the_channel_it_will_go_by(
+    agent, sqlite_runtime, world: World
+) -> None:
+    """A debtor who prefers WhatsApp: WhatsApp where it is set up (the emulator has its
+    own), SMS on Twilio without a WhatsApp template."""
+    from ivr.config import load_config
+
+    with sqlite_runtime.db.session() as s:
+        s.get_one(Debtor, world.debtor_id).preferred_channel = "whatsapp"
+    assert "Enviar por WHATSAPP" in text_of(agent.get(f"/console/debtors/{world.debtor_id}"))
+    config = sqlite_runtime.config
+    sqlite_runtime.config = load_config(
+        {
+            "DATABASE_URL": config.database_url,
+            "CORDIAL_INSTANCE_PATH": str(config.instance_path),
+            "CORDIAL_CARRIER": "twilio",
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": "test-token",
+        },
+        env_file=None,
+    )
+    try:
+        page = text_of(agent.get(f"/console/debtors/{world.debtor_id}"))
+    finally:
+        sqlite_runtime.config = config
+    assert "Enviar por SMS" in page and "Enviar por WHATSAPP" not in page
+
+
 def test_actions_on_a_taken_call_are_attached_to_it(agent, sqlite_runtime, world: World) -> None:
     from .factories import request_transfer
 
