@@ -21,12 +21,12 @@ from ivr.messaging.message_templates import message_book, message_books
 from ivr.messaging.second_copy import (
     SecondCopyRefused,
     second_copy_channel,
-    send_second_copy,
 )
 from ivr.models import BlockListEntry, ContactEvent, Debt, Debtor, Phone, SmsMessage
 from ivr.telephony.carrier import CarrierError, MessageInfo, MessageRequest
 from ivr.telephony.dev_credentials import EMULATOR_AUTH_TOKEN
 from ivr.telephony.emulator import CarrierEmulator, WsgiTransport
+from tests.messaging.test_second_copy import _send
 
 PT_SID = "HX" + "a" * 32
 EN_SID = "HX" + "b" * 32
@@ -45,17 +45,6 @@ def _use(runtime, **settings: str) -> None:
         "TWILIO_AUTH_TOKEN": EMULATOR_AUTH_TOKEN,
     }
     runtime.config = load_config({**base, **settings}, env_file=None)
-
-
-def _send(runtime, seeded, **kwargs) -> SmsMessage:
-    with runtime.db.session() as session:
-        debtor = session.get(Debtor, seeded.debtor_id)
-        debt = session.get(Debt, seeded.debt_id)
-        try:
-            return send_second_copy(session, runtime, debtor, debt, "user:7", **kwargs)
-        except SecondCopyRefused as exc:
-            refused = exc
-    raise refused
 
 
 def _events(runtime, kind: str) -> list[ContactEvent]:
